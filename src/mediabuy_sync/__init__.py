@@ -1,0 +1,1 @@
+"""mediabuy-sync: the platform's view of ADCP media buys, kept true."""

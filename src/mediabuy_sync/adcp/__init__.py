@@ -1,0 +1,1 @@
+"""ADCP at our edges: webhook signatures, payload schemas and (worker side) the agent client."""

@@ -1,0 +1,114 @@
+"""Inbound webhook authentication: one scheme per agent, chosen at registration, never "try both".
+
+Each verifier looks at the raw body and headers only, and raises SignatureRejected with one of the
+protocol's `webhook_*` reasons. RFC 9421 plugs in as another entry of VERIFIERS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+HMAC_SCHEME = "hmac-sha256"
+BEARER_SCHEME = "bearer"
+RFC9421_SCHEME = "rfc9421"
+SCHEMES = (HMAC_SCHEME, BEARER_SCHEME, RFC9421_SCHEME)
+
+HMAC_MIN_SECRET_BYTES = 32
+
+
+class SignatureRejected(Exception):
+    """The request does not prove it comes from the agent. `reason` is the protocol's error code."""
+
+    def __init__(self, reason: str, message: str, challenge: str = "Signature"):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.challenge = challenge
+
+    @property
+    def www_authenticate(self) -> str:
+        return f'{self.challenge} error="{self.reason}"'
+
+
+@dataclass(frozen=True)
+class InboundAuth:
+    """What an agent authenticates its webhooks with: its scheme and every active secret."""
+
+    agent_id: str
+    scheme: str
+    secrets: tuple[str, ...]
+
+
+def verify_hmac(
+    auth: InboundAuth, headers: Mapping[str, str], body: bytes, now: float, tolerance: int
+) -> None:
+    """Legacy ADCP HMAC: X-AdCP-Signature = sha256=<hex> of HMAC(secret, "{X-AdCP-Timestamp}.{body}")."""
+    signature = headers.get("X-AdCP-Signature")
+    timestamp = headers.get("X-AdCP-Timestamp")
+    if not signature or not timestamp:
+        raise SignatureRejected(
+            "webhook_signature_required", "X-AdCP-Signature and X-AdCP-Timestamp are required."
+        )
+    if not signature.startswith("sha256=") or not timestamp.isdigit() or len(timestamp) > 12:
+        raise SignatureRejected(
+            "webhook_signature_header_malformed",
+            "X-AdCP-Signature must be sha256=<hex> and X-AdCP-Timestamp Unix seconds.",
+        )
+    if abs(now - int(timestamp)) > tolerance:
+        raise SignatureRejected(
+            "webhook_signature_window_invalid", f"X-AdCP-Timestamp is more than {tolerance} s from now."
+        )
+    presented = signature.removeprefix("sha256=").encode()
+    message = timestamp.encode() + b"." + body
+    # Every active secret is tried, so an agent can rotate without a gap; each compare is constant-time.
+    matched = False
+    for secret in auth.secrets:
+        expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest().encode()
+        matched |= hmac.compare_digest(expected, presented)
+    if not matched:
+        raise SignatureRejected("webhook_signature_invalid", "The signature does not match the body.")
+
+
+def verify_bearer(
+    auth: InboundAuth, headers: Mapping[str, str], body: bytes, now: float, tolerance: int
+) -> None:
+    """Bearer: the token we registered in push_notification_config.authentication."""
+    scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise SignatureRejected("webhook_auth_required", "Authorization: Bearer <token> is required.", "Bearer")
+    presented = hashlib.sha256(token.strip().encode()).digest()
+    matched = False
+    for secret in auth.secrets:
+        matched |= hmac.compare_digest(hashlib.sha256(secret.encode()).digest(), presented)
+    if not matched:
+        raise SignatureRejected("webhook_auth_invalid", "The bearer token is not valid for this agent.", "Bearer")
+
+
+Verifier = Callable[[InboundAuth, Mapping[str, str], bytes, float, int], None]
+
+# RFC9421_SCHEME joins with the RFC 9421 verifier (issue 3); until then such agents are refused.
+VERIFIERS: dict[str, Verifier] = {
+    HMAC_SCHEME: verify_hmac,
+    BEARER_SCHEME: verify_bearer,
+}
+
+
+def verify(auth: InboundAuth, headers: Mapping[str, str], body: bytes, now: float, tolerance: int) -> None:
+    """Raise SignatureRejected unless the request authenticates as `auth.agent_id`."""
+    verifier = VERIFIERS.get(auth.scheme)
+    if verifier is None:
+        raise SignatureRejected(
+            "webhook_mode_mismatch", f"The agent's scheme {auth.scheme!r} is not supported by this service yet."
+        )
+    if not auth.secrets:
+        raise SignatureRejected("webhook_signature_key_unknown", "The agent has no active credentials.")
+    verifier(auth, headers, body, now, tolerance)
+
+
+def hmac_headers(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """The headers a legacy-HMAC agent sends; used by the CLI's examples, tests and benchmarks."""
+    digest = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-AdCP-Signature": f"sha256={digest}", "X-AdCP-Timestamp": str(timestamp)}

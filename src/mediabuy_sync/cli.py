@@ -1,0 +1,195 @@
+"""`mediabuy-sync …`: database, services, agents, API keys, campaigns and dead events."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import shlex
+import sys
+from pathlib import Path
+
+from .adcp.signatures import BEARER_SCHEME, HMAC_MIN_SECRET_BYTES, HMAC_SCHEME
+from .config import settings
+
+
+def _db_upgrade(args) -> int:
+    from .store.migrate import upgrade
+
+    applied = upgrade(settings().database_url)
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def _services_up(args) -> int:
+    from . import devservices
+
+    root = Path(args.root).resolve()
+    database_url = devservices.postgres_server(root, args.db)
+    devservices.create_database(database_url)
+    redis_url = devservices.redis_server(root)
+    print(f"export DATABASE_URL={shlex.quote(database_url)}")
+    print(f"export REDIS_URL={shlex.quote(redis_url)}")
+    return 0
+
+
+def _services_down(args) -> int:
+    from . import devservices
+
+    stopped = devservices.stop_embedded(Path(args.root).resolve())
+    print("stopped: " + ", ".join(stopped) if stopped else "no embedded service was running")
+    return 0
+
+
+def _agents_add(args) -> int:
+    from .store import agents
+    from .store.db import transaction
+
+    secret = args.secret or secrets.token_urlsafe(32)
+    if args.scheme == HMAC_SCHEME and len(secret.encode()) < HMAC_MIN_SECRET_BYTES:
+        print(f"error: an HMAC secret must be at least {HMAC_MIN_SECRET_BYTES} bytes", file=sys.stderr)
+        return 2
+    with transaction() as conn:
+        agents.add_agent(conn, args.id, args.name or args.id, args.endpoint, args.scheme, args.protocol)
+        agents.add_secret(conn, args.id, args.scheme, secret)
+    print(json.dumps({"agent_id": args.id, "scheme": args.scheme, "secret": secret,
+                      "webhook_path": f"/webhooks/adcp/{args.id}"}))
+    return 0
+
+
+def _agents_add_secret(args) -> int:
+    from .store import agents
+    from .store.db import transaction
+
+    secret = args.secret or secrets.token_urlsafe(32)
+    with transaction() as conn:
+        row = conn.execute("SELECT inbound_scheme FROM sales_agents WHERE id = %s", (args.id,)).fetchone()
+        if row is None:
+            print(f"error: no agent {args.id!r}", file=sys.stderr)
+            return 2
+        agents.add_secret(conn, args.id, row["inbound_scheme"], secret)
+    print(json.dumps({"agent_id": args.id, "secret": secret}))
+    return 0
+
+
+def _agents_list(args) -> int:
+    from .store import agents
+    from .store.db import transaction
+
+    with transaction() as conn:
+        for row in agents.list_agents(conn):
+            print(f"{row['id']}\t{row['inbound_scheme']}\t{row['active_credentials']} active\t{row['endpoint_uri']}")
+    return 0
+
+
+def _apikeys_create(args) -> int:
+    from .store import api_keys
+    from .store.db import transaction
+
+    with transaction() as conn:
+        key_id, key = api_keys.create_key(conn, args.advertiser, args.name)
+    print(json.dumps({"key_id": key_id, "advertiser_id": args.advertiser, "api_key": key}))
+    return 0
+
+
+def _campaigns_create(args) -> int:
+    """Until the buyer API executes campaigns: a campaign whose buys the agents already know."""
+    from .domain.statuses import Status
+    from .store.campaigns import NewBuy, create_campaign
+    from .store.db import transaction
+
+    buys = []
+    for spec in args.buy:
+        agent_id, _, rest = spec.partition(":")
+        adcp_id, _, status = rest.partition(":")
+        buys.append(NewBuy(agent_id, adcp_media_buy_id=adcp_id or None, status=Status(status or "PENDING_APPROVAL")))
+    with transaction() as conn:
+        campaign_id, buy_ids = create_campaign(conn, args.advertiser, args.name, buys, status="ACTIVE")
+    print(json.dumps({"campaign_id": campaign_id, "media_buy_ids": buy_ids}))
+    return 0
+
+
+def _events_dead(args) -> int:
+    from .store import inbox
+    from .store.db import transaction
+
+    with transaction() as conn:
+        for row in inbox.list_dead(conn, args.limit):
+            print(f"{row['id']}\t{row['agent_id']}\t{row['task_type']}\t{row['attempts']}\t{row['last_error']}")
+    return 0
+
+
+def _events_replay(args) -> int:
+    from .store import inbox
+    from .store.db import transaction
+    from .worker.app import INGEST, celery_app
+
+    with transaction() as conn:
+        replayed = inbox.replay_dead(conn, args.event_ids)
+    for event_id in replayed:
+        celery_app.send_task(INGEST, args=[event_id])
+    print(json.dumps({"replayed": replayed}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mediabuy-sync", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply pending migrations (safe to run again)").set_defaults(func=_db_upgrade)
+
+    services = sub.add_parser("services", help="find or start PostgreSQL and Redis for local use").add_subparsers(dest="action", required=True)
+    up = services.add_parser("up", help="print DATABASE_URL and REDIS_URL exports, starting embedded servers if needed")
+    up.add_argument("--db", default="mediabuy")
+    up.add_argument("--root", default=".")
+    up.set_defaults(func=_services_up)
+    down = services.add_parser("down", help="stop the embedded servers of this checkout")
+    down.add_argument("--root", default=".")
+    down.set_defaults(func=_services_down)
+
+    agents = sub.add_parser("agents", help="sales agents").add_subparsers(dest="action", required=True)
+    add = agents.add_parser("add", help="register a sales agent and its first inbound secret")
+    add.add_argument("--id", required=True)
+    add.add_argument("--name")
+    add.add_argument("--endpoint", required=True, help="the agent's ADCP endpoint URI")
+    add.add_argument("--protocol", choices=("mcp", "a2a"), default="mcp")
+    add.add_argument("--scheme", choices=(HMAC_SCHEME, BEARER_SCHEME), default=HMAC_SCHEME)
+    add.add_argument("--secret", help="default: a new random secret, printed")
+    add.set_defaults(func=_agents_add)
+    rotate = agents.add_parser("add-secret", help="add another active secret (rotation)")
+    rotate.add_argument("id")
+    rotate.add_argument("--secret")
+    rotate.set_defaults(func=_agents_add_secret)
+    agents.add_parser("list").set_defaults(func=_agents_list)
+
+    keys = sub.add_parser("apikeys", help="buyer API keys").add_subparsers(dest="action", required=True)
+    create_key = keys.add_parser("create", help="a new API key for one advertiser (printed once)")
+    create_key.add_argument("--advertiser", required=True)
+    create_key.add_argument("--name", default="")
+    create_key.set_defaults(func=_apikeys_create)
+
+    camps = sub.add_parser("campaigns", help="campaigns").add_subparsers(dest="action", required=True)
+    create = camps.add_parser("create", help="a campaign with media buys the agents already know")
+    create.add_argument("--advertiser", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--buy", action="append", required=True, metavar="AGENT:ADCP_MEDIA_BUY_ID[:STATUS]")
+    create.set_defaults(func=_campaigns_create)
+
+    events = sub.add_parser("events", help="the webhook inbox").add_subparsers(dest="action", required=True)
+    dead = events.add_parser("dead", help="list dead events")
+    dead.add_argument("--limit", type=int, default=100)
+    dead.set_defaults(func=_events_dead)
+    replay = events.add_parser("replay", help="process dead events again")
+    replay.add_argument("event_ids", nargs="+", type=int)
+    replay.set_defaults(func=_events_replay)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

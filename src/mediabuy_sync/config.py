@@ -1,0 +1,67 @@
+"""Every setting, read from the environment in one place.
+
+SETTINGS is the single list: the README's configuration table is generated from it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from functools import cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    redis_namespace: str
+    webhook_max_body_bytes: int
+    hmac_tolerance_seconds: int
+    db_pool_max: int
+    db_connect_timeout_seconds: float
+    db_pool_timeout_seconds: float
+    broker_socket_timeout_seconds: float
+    inbox_stale_after_seconds: float
+    inbox_sweep_interval_seconds: float
+    rollup_sweep_interval_seconds: float
+    ingest_max_attempts: int
+    retry_after_seconds: int
+    log_level: str
+
+
+# (field, environment variable, default, meaning)
+SETTINGS: tuple[tuple[str, str, str, str], ...] = (
+    ("database_url", "DATABASE_URL", "postgresql://127.0.0.1:5432/mediabuy", "PostgreSQL, the source of truth."),
+    ("redis_url", "REDIS_URL", "redis://127.0.0.1:6379/0", "Redis: the Celery broker and the recompute coalescing keys."),
+    ("redis_namespace", "MEDIABUY_REDIS_NAMESPACE", "mediabuy:", "Prefix of every Redis key and queue we use, so several deployments can share one Redis."),
+    ("webhook_max_body_bytes", "MEDIABUY_WEBHOOK_MAX_BODY_BYTES", "1048576", "Largest webhook body accepted (413 above)."),
+    ("hmac_tolerance_seconds", "MEDIABUY_HMAC_TOLERANCE_SECONDS", "300", "Legacy HMAC webhooks: how far X-AdCP-Timestamp may be from now."),
+    ("db_pool_max", "MEDIABUY_DB_POOL_MAX", "4", "PostgreSQL connections per process."),
+    ("db_connect_timeout_seconds", "MEDIABUY_DB_CONNECT_TIMEOUT_SECONDS", "2", "Connect timeout to PostgreSQL."),
+    ("db_pool_timeout_seconds", "MEDIABUY_DB_POOL_TIMEOUT_SECONDS", "3", "How long a request waits for a PostgreSQL connection before answering 503."),
+    ("broker_socket_timeout_seconds", "MEDIABUY_BROKER_SOCKET_TIMEOUT_SECONDS", "0.5", "Socket timeouts towards Redis when the web enqueues; a failed enqueue is retried by the inbox sweeper."),
+    ("inbox_stale_after_seconds", "MEDIABUY_INBOX_STALE_AFTER_SECONDS", "60", "A received event not processed after this long is enqueued again by the sweeper."),
+    ("inbox_sweep_interval_seconds", "MEDIABUY_INBOX_SWEEP_INTERVAL_SECONDS", "30", "How often beat runs the inbox sweeper."),
+    ("rollup_sweep_interval_seconds", "MEDIABUY_ROLLUP_SWEEP_INTERVAL_SECONDS", "30", "How often beat recomputes campaigns whose rollup fell behind."),
+    ("ingest_max_attempts", "MEDIABUY_INGEST_MAX_ATTEMPTS", "5", "Attempts at processing one webhook event before it is marked dead."),
+    ("retry_after_seconds", "MEDIABUY_RETRY_AFTER_SECONDS", "5", "Retry-After sent with 503 when PostgreSQL is unreachable."),
+    ("log_level", "MEDIABUY_LOG_LEVEL", "INFO", "Log level of every process."),
+)
+
+
+def _convert(field_type: str, raw: str):
+    if field_type == "int":
+        return int(raw)
+    if field_type == "float":
+        return float(raw)
+    return raw
+
+
+@cache
+def settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    types = {f.name: f.type for f in fields(Settings)}
+    values = {
+        name: _convert(types[name], os.environ.get(env, default)) for name, env, default, _ in SETTINGS
+    }
+    return Settings(**values)

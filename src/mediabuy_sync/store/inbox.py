@@ -1,0 +1,62 @@
+"""The webhook inbox: what agents sent us, committed before they hear 2xx."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from ..adcp.signatures import InboundAuth
+from .db import queries
+
+Q = queries("inbox")
+
+
+@dataclass(frozen=True)
+class Stored:
+    event_id: int
+    inserted: bool  # False: the (agent, idempotency_key) was already in the inbox
+    raw_body: str
+
+
+def inbound_auth(conn: psycopg.Connection, agent_id: str) -> InboundAuth | None:
+    row = conn.execute(Q["agent_inbound_auth"], {"agent_id": agent_id}).fetchone()
+    if row is None:
+        return None
+    return InboundAuth(row["id"], row["inbound_scheme"], tuple(row["secrets"]))
+
+
+def store_event(conn: psycopg.Connection, agent_id: str, idempotency_key: str, task_type: str, raw_body: str) -> Stored:
+    params = {"agent_id": agent_id, "idempotency_key": idempotency_key, "task_type": task_type, "raw_body": raw_body}
+    row = conn.execute(Q["insert_event"], params).fetchone()
+    if row is None:
+        # The conflicting row was committed while our statement ran: it is visible now.
+        row = conn.execute(Q["insert_event"], params).fetchone()
+    return Stored(row["id"], row["inserted"], row["raw_body"])
+
+
+def lock_event(conn: psycopg.Connection, event_id: int) -> dict | None:
+    return conn.execute(Q["lock_event"], {"event_id": event_id}).fetchone()
+
+
+def mark_processed(conn: psycopg.Connection, event_id: int, outcome: str) -> None:
+    conn.execute(Q["mark_processed"], {"event_id": event_id, "outcome": outcome})
+
+
+def record_failure(conn: psycopg.Connection, event_id: int, error: str, max_attempts: int) -> dict | None:
+    """Count a failed attempt; returns {attempts, state} (state 'dead' at the limit), None if not pending."""
+    params = {"event_id": event_id, "error": error[:2000], "max_attempts": max_attempts}
+    return conn.execute(Q["record_failure"], params).fetchone()
+
+
+def claim_stale(conn: psycopg.Connection, stale_after: float, limit: int = 1000) -> list[int]:
+    rows = conn.execute(Q["claim_stale_received"], {"stale_after": stale_after, "limit": limit}).fetchall()
+    return [row["id"] for row in rows]
+
+
+def list_dead(conn: psycopg.Connection, limit: int = 100) -> list[dict]:
+    return conn.execute(Q["list_dead"], {"limit": limit}).fetchall()
+
+
+def replay_dead(conn: psycopg.Connection, event_ids: list[int]) -> list[int]:
+    return [row["id"] for row in conn.execute(Q["replay_dead"], {"event_ids": event_ids}).fetchall()]

@@ -1,0 +1,70 @@
+-- name: agent_inbound_auth
+-- The agent's scheme and its active secrets, in one round trip on the webhook path.
+SELECT a.id, a.inbound_scheme,
+       coalesce(array_agg(c.secret ORDER BY c.id) FILTER (WHERE c.active AND c.secret IS NOT NULL), '{}') AS secrets
+FROM sales_agents a
+LEFT JOIN agent_credentials c ON c.agent_id = a.id
+WHERE a.id = %(agent_id)s
+GROUP BY a.id;
+
+-- name: insert_event
+-- A duplicate (same agent, same idempotency_key) inserts nothing and returns the first row.
+WITH inserted AS (
+    INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body)
+    VALUES (%(agent_id)s, %(idempotency_key)s, %(task_type)s, %(raw_body)s)
+    ON CONFLICT (agent_id, idempotency_key) DO NOTHING
+    RETURNING id, raw_body
+)
+SELECT id, raw_body, true AS inserted FROM inserted
+UNION ALL
+SELECT id, raw_body, false FROM webhook_events
+WHERE agent_id = %(agent_id)s AND idempotency_key = %(idempotency_key)s
+LIMIT 1;
+
+-- name: lock_event
+SELECT id, agent_id, raw_body, state, attempts
+FROM webhook_events
+WHERE id = %(event_id)s
+FOR UPDATE;
+
+-- name: mark_processed
+UPDATE webhook_events
+SET state = 'processed', processed_at = now(), outcome = %(outcome)s,
+    attempts = attempts + 1, last_attempt_at = now(), last_error = NULL
+WHERE id = %(event_id)s AND state = 'received';
+
+-- name: record_failure
+-- The attempt that failed is counted; at the limit the event is dead and waits for a replay.
+UPDATE webhook_events
+SET attempts = attempts + 1, last_attempt_at = now(), last_error = %(error)s,
+    state = CASE WHEN attempts + 1 >= %(max_attempts)s THEN 'dead' ELSE state END
+WHERE id = %(event_id)s AND state = 'received'
+RETURNING attempts, state;
+
+-- name: claim_stale_received
+-- Events whose enqueue was lost (broker down, worker gone): enqueue them again, at most once a period.
+UPDATE webhook_events
+SET enqueued_at = now()
+WHERE id IN (
+    SELECT id FROM webhook_events
+    WHERE state = 'received'
+      AND coalesce(enqueued_at, received_at) < now() - make_interval(secs => %(stale_after)s)
+    ORDER BY received_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id;
+
+-- name: list_dead
+SELECT id, agent_id, idempotency_key, task_type, received_at, attempts, last_error
+FROM webhook_events
+WHERE state = 'dead'
+ORDER BY received_at
+LIMIT %(limit)s;
+
+-- name: replay_dead
+-- A replayed event starts over: received, no attempts, enqueued again by the caller.
+UPDATE webhook_events
+SET state = 'received', attempts = 0, last_error = NULL, enqueued_at = now()
+WHERE id = ANY(%(event_ids)s) AND state = 'dead'
+RETURNING id;

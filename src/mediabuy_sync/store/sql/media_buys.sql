@@ -1,0 +1,44 @@
+-- name: lock_buy_for_report
+-- The buy a report is about, among this agent's buys only: by the agent's media-buy id, then by
+-- our id echoed as operation_id, then by the agent's task id. Locked until the transaction ends.
+SELECT id, campaign_id, status, adcp_status, status_as_of, adcp_media_buy_id
+FROM media_buys
+WHERE sales_agent_id = %(agent_id)s
+  AND (adcp_media_buy_id = %(adcp_media_buy_id)s OR id = %(operation_id)s OR adcp_task_id = %(task_id)s)
+ORDER BY adcp_media_buy_id = %(adcp_media_buy_id)s DESC NULLS LAST,
+         id = %(operation_id)s DESC NULLS LAST
+LIMIT 1
+FOR UPDATE;
+
+-- name: set_status
+-- Guarded by the status we read under the row lock: zero rows means the guard caught a race.
+UPDATE media_buys
+SET status = %(to_status)s, adcp_status = %(adcp_status)s, status_as_of = %(as_of)s,
+    adcp_media_buy_id = coalesce(adcp_media_buy_id, %(adcp_media_buy_id)s), updated_at = now()
+WHERE id = %(id)s AND status = %(from_status)s
+RETURNING id;
+
+-- name: request_reconcile
+UPDATE media_buys
+SET poll_due_at = least(coalesce(poll_due_at, now()), now()), poll_reason = %(reason)s,
+    adcp_media_buy_id = coalesce(adcp_media_buy_id, %(adcp_media_buy_id)s), updated_at = now()
+WHERE id = %(id)s;
+
+-- name: record_change
+INSERT INTO status_changes (entity_type, entity_id, from_status, to_status, adcp_status, source, event_id, outcome, as_of)
+VALUES ('media_buy', %(id)s, %(from_status)s, %(to_status)s, %(adcp_status)s, %(source)s, %(event_id)s, %(outcome)s, %(as_of)s);
+
+-- name: bump_campaigns
+-- Each applied change makes the campaign's rollup owed (see campaigns.status_version).
+UPDATE campaigns SET status_version = status_version + 1, updated_at = now()
+WHERE id = ANY(%(campaign_ids)s);
+
+-- name: insert_buy
+INSERT INTO media_buys (id, campaign_id, sales_agent_id, adcp_media_buy_id, adcp_task_id, status, adcp_status, status_as_of)
+VALUES (%(id)s, %(campaign_id)s, %(sales_agent_id)s, %(adcp_media_buy_id)s, %(adcp_task_id)s, %(status)s, %(adcp_status)s, %(status_as_of)s);
+
+-- name: history
+SELECT entity_type, entity_id, from_status, to_status, adcp_status, source, event_id, outcome, as_of, at
+FROM status_changes
+WHERE entity_id = %(id)s
+ORDER BY id;

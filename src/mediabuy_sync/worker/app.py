@@ -1,0 +1,47 @@
+"""The Celery app. The web imports it only to send tasks by name; workers load the task modules."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from ..config import settings
+
+INGEST = "mediabuy_sync.ingest"
+RECOMPUTE = "mediabuy_sync.recompute"
+SWEEP_INBOX = "mediabuy_sync.sweep_inbox"
+SWEEP_ROLLUPS = "mediabuy_sync.sweep_rollups"
+
+
+def make_celery() -> Celery:
+    s = settings()
+    app = Celery("mediabuy_sync", include=["mediabuy_sync.worker.tasks"])
+    app.conf.update(
+        broker_url=s.redis_url,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            # every key and queue under our namespace, so deployments (and test runs) can share a Redis
+            "global_keyprefix": s.redis_namespace,
+            "socket_timeout": s.broker_socket_timeout_seconds,
+            "socket_connect_timeout": s.broker_socket_timeout_seconds,
+            # a task unacked this long is delivered again; our countdowns stay far below it
+            "visibility_timeout": 600,
+        },
+        task_default_queue="mediabuy",
+        # Exactly-once effects come from Postgres; the broker only has to deliver at least once.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "sweep-inbox": {"task": SWEEP_INBOX, "schedule": s.inbox_sweep_interval_seconds},
+            "sweep-rollups": {"task": SWEEP_ROLLUPS, "schedule": s.rollup_sweep_interval_seconds},
+        },
+    )
+    return app
+
+
+celery_app = make_celery()

@@ -14,3 +14,5 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 accesslog = os.environ.get("MEDIABUY_ACCESS_LOG") or None
+# One fixed control socket path would collide between several gunicorns on one host (tests, benches).
+control_socket_disable = True

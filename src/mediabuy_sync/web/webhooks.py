@@ -17,11 +17,12 @@ from ..adcp.signatures import SignatureRejected, verify
 from ..config import settings
 from ..store import inbox
 from ..store.db import transaction
-from ..worker.app import INGEST, celery_app
+from ..worker.app import INGEST, make_celery
 from .errors import ApiError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
+publisher = make_celery(fail_fast=True)
 
 
 @bp.post("/webhooks/adcp/<agent_id>")
@@ -34,7 +35,7 @@ def receive(agent_id: str):
     if auth is None:
         raise ApiError(404, "NOT_FOUND", f"No sales agent {agent_id!r} is registered.")
     # Read with no database connection held, so a slow sender ties up nothing but its own request.
-    body = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH, without reading it all
+    body = _read_body(s.webhook_max_body_bytes)
     try:
         verify(auth, request.headers, body, time.time(), s.hmac_tolerance_seconds)
     except SignatureRejected as exc:
@@ -56,10 +57,23 @@ def receive(agent_id: str):
                            {"event_id": stored.event_id})
         return jsonify({"data": {"event_id": stored.event_id, "duplicate": True}, "error": None}), 200
     try:
-        celery_app.send_task(INGEST, args=[stored.event_id], retry=False)
+        publisher.send_task(INGEST, args=[stored.event_id], retry=False)
     except Exception as exc:  # noqa: BLE001 - the inbox sweeper enqueues it again
         log.warning("event %s stored but not enqueued (%s); the sweeper will", stored.event_id, exc)
     return jsonify({"data": {"event_id": stored.event_id}, "error": None}), 202
+
+
+def _read_body(limit: int) -> bytes:
+    """The raw body, refused with 413 past `limit`: up front from Content-Length, else while reading."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is over {limit} bytes.")
+    # gunicorn ends a chunked body itself but does not say so (wsgi.input_terminated), so Werkzeug
+    # would hand us an empty stream: read the server's input directly, never past limit + 1.
+    stream = request.stream if request.content_length is not None else request.input_stream
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is over {limit} bytes.")
+    return body
 
 
 def _parse_json(body: bytes) -> tuple[str, object]:

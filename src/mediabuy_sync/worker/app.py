@@ -12,7 +12,9 @@ SWEEP_INBOX = "mediabuy_sync.sweep_inbox"
 SWEEP_ROLLUPS = "mediabuy_sync.sweep_rollups"
 
 
-def make_celery() -> Celery:
+def make_celery(fail_fast: bool = False) -> Celery:
+    """The app. `fail_fast` (the web's): one connection attempt per publish, no retries, since the
+    inbox sweeper enqueues whatever a failed publish left behind."""
     s = settings()
     app = Celery("mediabuy_sync", include=["mediabuy_sync.worker.tasks"])
     app.conf.update(
@@ -25,6 +27,7 @@ def make_celery() -> Celery:
             "socket_connect_timeout": s.broker_socket_timeout_seconds,
             # a task unacked this long is delivered again; our countdowns stay far below it
             "visibility_timeout": 600,
+            **({"max_retries": 0, "connect_retries_timeout": s.broker_socket_timeout_seconds} if fail_fast else {}),
         },
         task_default_queue="mediabuy",
         # Exactly-once effects come from Postgres; the broker only has to deliver at least once.

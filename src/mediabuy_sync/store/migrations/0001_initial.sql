@@ -44,6 +44,7 @@ CREATE TABLE campaigns (
     status_version  bigint NOT NULL DEFAULT 0,
     rollup_version  bigint NOT NULL DEFAULT 0,
     rollup_at       timestamptz,
+    rollups         bigint NOT NULL DEFAULT 0,  -- recomputes run, to show coalescing at work
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );

@@ -16,7 +16,7 @@ SELECT id, status FROM media_buys WHERE campaign_id = %(campaign_id)s;
 -- name: save_rollup
 UPDATE campaigns
 SET surfaced_status = %(surfaced_status)s, blockers = %(blockers)s, rollup_version = %(version)s,
-    rollup_at = now()
+    rollup_at = now(), rollups = rollups + 1
 WHERE id = %(campaign_id)s;
 
 -- name: record_surfaced_change

@@ -1,0 +1,70 @@
+"""Test setup: a database and a Redis namespace of this run's own, and our real processes.
+
+The base servers come from DATABASE_URL / REDIS_URL (./dev test sets them) or are found or
+started the way ./dev does. Nothing here touches the run database `mediabuy`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
+
+
+def _configure_environment() -> None:
+    from mediabuy_sync import devservices
+
+    base_db = devservices.postgres_server(ROOT, "mediabuy")
+    redis_url = devservices.redis_server(ROOT)
+    os.environ.update(
+        {
+            "DATABASE_URL": devservices.with_database(base_db, f"mediabuy_test_{RUN_ID}"),
+            "REDIS_URL": redis_url,
+            "MEDIABUY_REDIS_NAMESPACE": f"mbtest-{RUN_ID}:",
+            # fast sweeps so the tests see the backstops work within seconds
+            "MEDIABUY_INBOX_STALE_AFTER_SECONDS": "2",
+            "MEDIABUY_INBOX_SWEEP_INTERVAL_SECONDS": "1",
+            "MEDIABUY_ROLLUP_SWEEP_INTERVAL_SECONDS": "1",
+            "MEDIABUY_INGEST_MAX_ATTEMPTS": "3",
+            "MEDIABUY_DB_POOL_TIMEOUT_SECONDS": "1.5",
+            "MEDIABUY_RETRY_AFTER_SECONDS": "7",
+        }
+    )
+
+
+_configure_environment()
+
+
+@pytest.fixture(scope="session")
+def database():
+    """This run's own database, migrated; dropped at the end."""
+    from mediabuy_sync import devservices
+    from mediabuy_sync.store.migrate import upgrade
+
+    url = os.environ["DATABASE_URL"]
+    devservices.create_database(url)
+    upgrade(url)
+    yield url
+    from mediabuy_sync.store.db import close_pool
+
+    close_pool()
+    devservices.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def stack(database):
+    """gunicorn, one Celery worker and one beat, as the Procfile runs them."""
+    from support.stack import start_beat, start_web, start_worker
+
+    env = dict(os.environ)
+    worker = start_worker(env)
+    beat = start_beat(env)
+    web, base_url = start_web(env)
+    yield {"env": env, "base_url": base_url, "web": web, "worker": worker, "beat": beat}
+    for proc in (web, beat, worker):
+        proc.stop()

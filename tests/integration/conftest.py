@@ -1,0 +1,66 @@
+"""Fixtures for tests against the real stack: agents, campaigns, senders, and the database."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from mediabuy_sync.domain.statuses import Status
+from mediabuy_sync.store import agents, api_keys
+from mediabuy_sync.store.campaigns import NewBuy, create_campaign
+from mediabuy_sync.store.db import transaction
+from support.webhooks import Sender
+
+
+@pytest.fixture
+def db(database):
+    """Run SQL against the test database: db(sql, params) -> rows."""
+
+    def query(sql: str, params: dict | tuple | None = None) -> list[dict]:
+        with transaction() as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    return query
+
+
+@pytest.fixture
+def make_agent(stack):
+    """Register an agent; returns a Sender that signs its webhooks."""
+
+    def make(scheme: str = "hmac-sha256", base_url: str | None = None) -> Sender:
+        agent_id = "agent_" + secrets.token_hex(4)
+        secret = secrets.token_urlsafe(32)
+        with transaction() as conn:
+            agents.add_agent(conn, agent_id, agent_id, "http://127.0.0.1:9/mcp", scheme)
+            agents.add_secret(conn, agent_id, scheme, secret)
+        return Sender(base_url or stack["base_url"], agent_id, scheme, secret)
+
+    return make
+
+
+@pytest.fixture
+def make_campaign(database):
+    """A campaign with buys [(agent Sender, adcp media buy id, status)]; returns (campaign id, buy ids)."""
+
+    def make(buys, advertiser_id: str = "adv_test"):
+        with transaction() as conn:
+            return create_campaign(
+                conn,
+                advertiser_id,
+                "test campaign",
+                [NewBuy(sender.agent_id, adcp_id, status=Status(status)) for sender, adcp_id, status in buys],
+                status="ACTIVE",
+            )
+
+    return make
+
+
+@pytest.fixture
+def api_key(database):
+    def make(advertiser_id: str = "adv_test") -> str:
+        with transaction() as conn:
+            return api_keys.create_key(conn, advertiser_id)[1]
+
+    return make

@@ -1,0 +1,163 @@
+"""Every error answer of the webhook endpoint: a clear JSON error, and nothing changed."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+from support.webhooks import task_payload
+
+
+@pytest.fixture
+def ledger(db):
+    """A snapshot of everything a webhook could change; compare before and after."""
+
+    def snapshot():
+        return (
+            db("SELECT count(*) AS n FROM webhook_events")[0]["n"],
+            db("SELECT count(*) AS n FROM status_changes")[0]["n"],
+            db("SELECT string_agg(id || status, ',' ORDER BY id) AS s FROM media_buys")[0]["s"],
+        )
+
+    return snapshot
+
+
+def assert_error(answer, status: int, code: str):
+    assert answer.status_code == status, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json")
+    error = answer.json()["error"]
+    assert error["code"] == code and error["message"]
+    return error
+
+
+@pytest.fixture
+def agent_with_buy(make_agent, make_campaign):
+    agent = make_agent()
+    make_campaign([(agent, "sa_err", "PENDING_APPROVAL")])
+    return agent
+
+
+def test_unknown_agent_is_404(agent_with_buy, ledger):
+    before = ledger()
+    agent_with_buy.agent_id = "agent_nobody"
+    assert_error(agent_with_buy.post(task_payload("sa_err", "active")), 404, "NOT_FOUND")
+    assert ledger() == before
+
+
+@pytest.mark.parametrize(
+    "tamper, reason",
+    [
+        (lambda h, body: {k: v for k, v in h.items() if k != "X-AdCP-Signature"}, "webhook_signature_required"),
+        (lambda h, body: {**h, "X-AdCP-Signature": "sha256=" + "0" * 64}, "webhook_signature_invalid"),
+        (lambda h, body: {**h, "X-AdCP-Signature": h["X-AdCP-Signature"].replace("sha256=", "sha1=")}, "webhook_signature_header_malformed"),
+        ("stale", "webhook_signature_window_invalid"),
+        ("future", "webhook_signature_window_invalid"),
+        ("tampered body", "webhook_signature_invalid"),
+        ("other agent's secret", "webhook_signature_invalid"),
+    ],
+)
+def test_bad_signatures_are_401_with_www_authenticate(agent_with_buy, make_agent, ledger, tamper, reason):
+    before = ledger()
+    body = json.dumps(task_payload("sa_err", "active")).encode()
+    headers = agent_with_buy.headers_for(body)
+    if tamper == "stale":
+        headers = agent_with_buy.headers_for(body, int(time.time()) - 301)
+    elif tamper == "future":
+        headers = agent_with_buy.headers_for(body, int(time.time()) + 301)
+    elif tamper == "tampered body":
+        body = body.replace(b'"active"', b'"paused"')
+    elif tamper == "other agent's secret":
+        headers = make_agent().headers_for(body)
+    else:
+        headers = tamper(headers, body)
+
+    error = assert_error(agent_with_buy.post(body, headers=headers), 401, "UNAUTHORIZED")
+
+    assert error["details"]["reason"] == reason
+    assert ledger() == before
+
+
+def test_bearer_agent_rejects_a_wrong_token(make_agent, make_campaign, ledger):
+    agent = make_agent(scheme="bearer")
+    before = ledger()
+    body = json.dumps(task_payload("x", "active")).encode()
+    answer = agent.post(body, headers={"Content-Type": "application/json", "Authorization": "Bearer nope"})
+    assert_error(answer, 401, "UNAUTHORIZED")
+    assert answer.headers["WWW-Authenticate"] == 'Bearer error="webhook_auth_invalid"'
+    assert ledger() == before
+
+
+def test_signature_rejection_says_so_in_www_authenticate(agent_with_buy):
+    body = json.dumps(task_payload("sa_err", "active")).encode()
+    answer = agent_with_buy.post(body, headers={"Content-Type": "application/json"})
+    assert answer.headers["WWW-Authenticate"] == 'Signature error="webhook_signature_required"'
+
+
+def test_non_json_content_type_is_415(agent_with_buy, ledger):
+    before = ledger()
+    body = json.dumps(task_payload("sa_err", "active")).encode()
+    headers = {**agent_with_buy.headers_for(body), "Content-Type": "text/plain"}
+    assert_error(agent_with_buy.post(body, headers=headers), 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert ledger() == before
+
+
+def test_a_body_over_1_mib_is_413_without_being_read(agent_with_buy, ledger):
+    before = ledger()
+    url = urlparse(agent_with_buy.base_url)
+    # announce 2 MiB, send 10 bytes, and expect the answer without sending the rest
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        sock.sendall(
+            f"POST /webhooks/adcp/{agent_with_buy.agent_id} HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {2 * 1024 * 1024}\r\n\r\n{{\"a\": 1, ".encode()
+        )
+        head = sock.recv(65536).decode()
+    assert head.startswith("HTTP/1.1 413"), head
+    assert '"PAYLOAD_TOO_LARGE"' in head
+    assert ledger() == before
+
+
+def test_a_chunked_body_over_1_mib_is_413(agent_with_buy, ledger):
+    before = ledger()
+
+    def chunks():
+        for _ in range(40):
+            yield b" " * 32768  # 1.25 MiB in all
+
+    answer = requests.post(
+        f"{agent_with_buy.base_url}/webhooks/adcp/{agent_with_buy.agent_id}",
+        data=chunks(), headers={"Content-Type": "application/json"}, timeout=10,
+    )
+    assert_error(answer, 413, "PAYLOAD_TOO_LARGE")
+    assert ledger() == before
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe{}", b"[" * 100000 + b"]" * 100000])
+def test_a_body_that_is_not_json_is_400(agent_with_buy, ledger, body):
+    before = ledger()
+    assert_error(agent_with_buy.post(body), 400, "BAD_REQUEST")
+    assert ledger() == before
+
+
+def test_an_invalid_payload_is_400_naming_the_fields(agent_with_buy, ledger):
+    before = ledger()
+    payload = task_payload("sa_err", "bogus_status", key="short")
+    del payload["task_id"]
+    error = assert_error(agent_with_buy.post(payload), 400, "VALIDATION_ERROR")
+    fields = error["details"]["fields"]
+    assert {"idempotency_key", "task_id", "result"} <= set(fields)
+    assert "media_buy_status" in fields["result"]
+    assert ledger() == before
+
+
+def test_a_reused_idempotency_key_with_another_payload_is_409(agent_with_buy, db, ledger):
+    first = task_payload("sa_err", "active", key="evt_conflict_0000001")
+    assert agent_with_buy.post(first).status_code == 202
+    before = ledger()
+    second = {**first, "status": "failed", "result": {}}
+    assert_error(agent_with_buy.post(second), 409, "CONFLICT")
+    assert ledger() == before

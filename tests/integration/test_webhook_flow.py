@@ -1,0 +1,172 @@
+"""A signed webhook becomes a media-buy status and a campaign status: real gunicorn, worker, beat."""
+
+from __future__ import annotations
+
+import requests
+
+from support.stack import wait_until
+from support.webhooks import at, task_payload
+
+
+def buy(db, buy_id):
+    return db("SELECT * FROM media_buys WHERE id = %s", (buy_id,))[0]
+
+
+def campaign(db, campaign_id):
+    return db("SELECT * FROM campaigns WHERE id = %s", (campaign_id,))[0]
+
+
+def changes(db, buy_id):
+    return db("SELECT * FROM status_changes WHERE entity_id = %s ORDER BY id", (buy_id,))
+
+
+def event(db, event_id):
+    return db("SELECT * FROM webhook_events WHERE id = %s", (event_id,))[0]
+
+
+def processed(db, event_id):
+    return lambda: event(db, event_id)["state"] == "processed"
+
+
+def test_accepted_webhook_moves_the_buy_writes_the_ledger_and_the_rollup(db, make_agent, make_campaign, api_key):
+    agent = make_agent()
+    campaign_id, (buy_id,) = make_campaign([(agent, "sa_1", "PENDING_APPROVAL")])
+    assert campaign(db, campaign_id)["surfaced_status"] == "PENDING_APPROVAL"
+
+    answer = agent.post(task_payload("sa_1", "active", timestamp=at(10)))
+
+    assert answer.status_code == 202
+    event_id = answer.json()["data"]["event_id"]
+    wait_until(processed(db, event_id), what="event processed")
+    row = buy(db, buy_id)
+    assert (row["status"], row["adcp_status"]) == ("ACTIVE", "active")
+    [change] = changes(db, buy_id)
+    assert (change["from_status"], change["to_status"], change["source"], change["event_id"], change["outcome"]) == (
+        "PENDING_APPROVAL", "ACTIVE", "webhook", event_id, "applied",
+    )
+    wait_until(lambda: campaign(db, campaign_id)["surfaced_status"] == "ACTIVE", what="rollup")
+    assert list(campaign(db, campaign_id)["blockers"]) == [buy_id]
+
+    # and the buyer API shows it
+    view = requests.get(
+        f"{agent.base_url}/api/v2/buyer/campaigns/{campaign_id}",
+        headers={"Authorization": f"Bearer {api_key()}"}, timeout=5,
+    ).json()["data"]
+    assert view["mediaBuyStatus"]["surfacedStatus"] == "ACTIVE"
+    assert [(b["mediaBuyId"], b["status"]) for b in view["mediaBuys"]] == [(buy_id, "ACTIVE")]
+
+
+def test_the_same_webhook_three_times_changes_the_buy_once(db, make_agent, make_campaign):
+    agent = make_agent()
+    _, (buy_id,) = make_campaign([(agent, "sa_dup", "PENDING_APPROVAL")])
+    payload = task_payload("sa_dup", "active", timestamp=at(10))
+
+    answers = [agent.post(payload) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [202, 200, 200]
+    event_ids = {a.json()["data"]["event_id"] for a in answers}
+    assert len(event_ids) == 1 and all(a.json()["data"].get("duplicate") for a in answers[1:])
+    wait_until(processed(db, event_ids.pop()))
+    assert [c["to_status"] for c in changes(db, buy_id)] == ["ACTIVE"]
+    assert db("SELECT count(*) AS n FROM webhook_events WHERE agent_id = %s", (agent.agent_id,))[0]["n"] == 1
+
+
+def test_an_older_report_after_a_newer_one_is_recorded_as_stale(db, make_agent, make_campaign):
+    agent = make_agent()
+    campaign_id, (buy_id,) = make_campaign([(agent, "sa_order", "PENDING_APPROVAL")])
+
+    newer = agent.post(task_payload("sa_order", "active", timestamp=at(20))).json()["data"]["event_id"]
+    wait_until(processed(db, newer))
+    older = agent.post(task_payload(None, task_status="working", timestamp=at(10), result={"media_buy_id": "sa_order"}))
+    wait_until(processed(db, older.json()["data"]["event_id"]))
+
+    assert buy(db, buy_id)["status"] == "ACTIVE"
+    assert [(c["to_status"], c["outcome"]) for c in changes(db, buy_id)] == [("ACTIVE", "applied"), ("PENDING_APPROVAL", "stale")]
+    wait_until(lambda: campaign(db, campaign_id)["surfaced_status"] == "ACTIVE")
+
+
+def test_active_and_pending_across_two_agents_surface_pending_with_its_blocker(db, make_agent, make_campaign):
+    agent_a, agent_b = make_agent(), make_agent(scheme="bearer")
+    campaign_id, (buy_a, buy_b) = make_campaign([(agent_a, "a_1", "PENDING_APPROVAL"), (agent_b, "b_1", "PENDING_APPROVAL")])
+
+    assert agent_a.post(task_payload("a_1", "active", timestamp=at(5))).status_code == 202
+    assert agent_b.post(task_payload("b_1", None, task_status="working", timestamp=at(5))).status_code == 202
+
+    wait_until(lambda: buy(db, buy_a)["status"] == "ACTIVE", what="buy a active")
+    wait_until(lambda: changes(db, buy_b), what="buy b report recorded")
+    wait_until(lambda: campaign(db, campaign_id)["rollup_version"] == campaign(db, campaign_id)["status_version"])
+    row = campaign(db, campaign_id)
+    assert row["surfaced_status"] == "PENDING_APPROVAL"
+    assert list(row["blockers"]) == [buy_b]
+
+
+def test_a_disallowed_transition_is_an_anomaly_recorded_not_applied_and_asks_for_a_poll(db, make_agent, make_campaign):
+    agent = make_agent()
+    _, (buy_id,) = make_campaign([(agent, "sa_anom", "ACTIVE")])
+
+    answer = agent.post(task_payload("sa_anom", None, task_status="rejected", timestamp=at(30)))
+    wait_until(processed(db, answer.json()["data"]["event_id"]))
+
+    row = buy(db, buy_id)
+    assert row["status"] == "ACTIVE"
+    assert row["poll_due_at"] is not None and row["poll_reason"].startswith("anomaly")
+    assert [(c["to_status"], c["outcome"]) for c in changes(db, buy_id)] == [("REJECTED", "anomaly")]
+
+
+def test_a_report_found_by_task_id_links_the_agents_media_buy_id(db, make_agent, make_campaign):
+    agent = make_agent()
+    _, (buy_id,) = make_campaign([(agent, None, "DRAFT")])
+    db("UPDATE media_buys SET adcp_task_id = 'task_xyz', status = 'PENDING_APPROVAL' WHERE id = %s", (buy_id,))
+
+    answer = agent.post(task_payload("sa_new", "pending_creatives", task_id="task_xyz", timestamp=at(1)))
+    wait_until(processed(db, answer.json()["data"]["event_id"]))
+
+    row = buy(db, buy_id)
+    assert (row["status"], row["adcp_media_buy_id"]) == ("INPUT_REQUIRED", "sa_new")
+
+
+def test_a_burst_for_one_campaign_runs_far_fewer_recomputes_than_events(db, make_agent, make_campaign):
+    agent = make_agent()
+    buys = [(agent, f"burst_{i}", "PENDING_APPROVAL") for i in range(20)]
+    campaign_id, buy_ids = make_campaign(buys)
+    before = campaign(db, campaign_id)["rollups"]
+
+    # 20 buys, each walked through three newer statuses: 60 applied changes
+    statuses = ["pending_creatives", "pending_activation", "active"]
+    for step, status in enumerate(statuses):
+        for i in range(20):
+            agent.post(task_payload(f"burst_{i}", status, timestamp=at(100 + step)))
+
+    wait_until(lambda: db("SELECT count(*) AS n FROM media_buys WHERE campaign_id = %s AND status = 'ACTIVE'",
+                          (campaign_id,))[0]["n"] == 20, 30, what="all buys active")
+    wait_until(lambda: campaign(db, campaign_id)["rollup_version"] == campaign(db, campaign_id)["status_version"])
+    row = campaign(db, campaign_id)
+    assert row["surfaced_status"] == "ACTIVE"
+    applied = db("SELECT count(*) AS n FROM status_changes WHERE entity_id = ANY(%s) AND outcome = 'applied'",
+                 (buy_ids,))[0]["n"]
+    assert applied == 60
+    recomputes = row["rollups"] - before
+    assert 1 <= recomputes < applied / 2, f"{recomputes} recomputes for {applied} changes"
+
+
+def test_an_event_for_an_unknown_buy_is_retried_then_dead_and_can_be_replayed(db, make_agent, make_campaign, stack):
+    import subprocess
+    import sys
+
+    agent = make_agent()
+    answer = agent.post(task_payload("not_yet_known", "active", timestamp=at(1)))
+    event_id = answer.json()["data"]["event_id"]
+
+    wait_until(lambda: event(db, event_id)["state"] == "dead", 30, what="event dead")
+    dead = event(db, event_id)
+    assert dead["attempts"] == 3 and "UnknownMediaBuy" in dead["last_error"]
+
+    # the buy becomes known (say its create finally committed); an admin replays the event
+    _, (buy_id,) = make_campaign([(agent, "not_yet_known", "PENDING_APPROVAL")])
+    cli = [sys.executable, "-m", "mediabuy_sync.cli"]
+    listed = subprocess.run(cli + ["events", "dead"], env=stack["env"], capture_output=True, text=True, check=True)
+    assert str(event_id) in listed.stdout
+    subprocess.run(cli + ["events", "replay", str(event_id)], env=stack["env"], check=True, capture_output=True)
+
+    wait_until(processed(db, event_id), what="replayed event processed")
+    assert buy(db, buy_id)["status"] == "ACTIVE"

@@ -1,0 +1,107 @@
+"""Our real processes for the tests: gunicorn, Celery workers and beat, on a database of their own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output"
+BIN = Path(sys.executable).parent
+
+PROCFILE = dict(
+    line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Process:
+    """One of our processes, started from its Procfile line, its output in test-output/<name>.log."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]):
+        OUTPUT.mkdir(exist_ok=True)
+        self.name = name
+        self.log_path = OUTPUT / f"{name}.log"
+        self._log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(
+            argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self._log.close()
+
+
+def _argv(procfile_line: str) -> list[str]:
+    import shlex
+
+    argv = shlex.split(procfile_line)
+    argv[0] = str(BIN / argv[0])
+    return argv
+
+
+def start_web(env: dict[str, str], name: str = "web") -> tuple[Process, str]:
+    port = free_port()
+    env = {**env, "MEDIABUY_BIND": f"127.0.0.1:{port}"}
+    proc = Process(name, _argv(PROCFILE["web"]), env)
+    base = f"http://127.0.0.1:{port}"
+
+    def up():
+        assert proc.popen.poll() is None, f"{name} exited:\n{proc.log()[-3000:]}"
+        try:
+            return requests.get(base + "/healthz", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    wait_until(up, 30, what=f"{name} to answer /healthz")
+    return proc, base
+
+
+def start_worker(env: dict[str, str], name: str = "worker", concurrency: int = 2) -> Process:
+    argv = _argv(PROCFILE["worker"])
+    argv[argv.index("--concurrency") + 1] = str(concurrency)
+    argv += ["--hostname", f"{name}@%h"]
+    proc = Process(name, argv, env)
+    wait_until(lambda: " ready." in proc.log() or proc.popen.poll() is not None, 60, what=f"{name} ready")
+    assert proc.popen.poll() is None, f"{name} exited:\n{proc.log()[-3000:]}"
+    return proc
+
+
+def start_beat(env: dict[str, str], name: str = "beat") -> Process:
+    proc = Process(name, _argv(PROCFILE["beat"]), env)
+    wait_until(lambda: "beat: Starting" in proc.log() or proc.popen.poll() is not None, 30, what=f"{name} start")
+    assert proc.popen.poll() is None, f"{name} exited:\n{proc.log()[-3000:]}"
+    return proc

@@ -88,7 +88,7 @@ def _apikeys_create(args) -> int:
 
     with transaction() as conn:
         key_id, key = api_keys.create_key(conn, args.advertiser, args.name)
-    print(json.dumps({"key_id": key_id, "advertiser_id": args.advertiser, "api_key": key}))
+    print(key if args.quiet else json.dumps({"key_id": key_id, "advertiser_id": args.advertiser, "api_key": key}))
     return 0
 
 
@@ -105,7 +105,7 @@ def _campaigns_create(args) -> int:
         buys.append(NewBuy(agent_id, adcp_media_buy_id=adcp_id or None, status=Status(status or "PENDING_APPROVAL")))
     with transaction() as conn:
         campaign_id, buy_ids = create_campaign(conn, args.advertiser, args.name, buys, status="ACTIVE")
-    print(json.dumps({"campaign_id": campaign_id, "media_buy_ids": buy_ids}))
+    print(campaign_id if args.quiet else json.dumps({"campaign_id": campaign_id, "media_buy_ids": buy_ids}))
     return 0
 
 
@@ -129,6 +129,13 @@ def _events_replay(args) -> int:
     for event_id in replayed:
         celery_app.send_task(INGEST, args=[event_id])
     print(json.dumps({"replayed": replayed}))
+    return 0
+
+
+def _config_table(args) -> int:
+    from .config import markdown_table
+
+    print(markdown_table())
     return 0
 
 
@@ -167,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_key = keys.add_parser("create", help="a new API key for one advertiser (printed once)")
     create_key.add_argument("--advertiser", required=True)
     create_key.add_argument("--name", default="")
+    create_key.add_argument("--quiet", action="store_true", help="print the key alone")
     create_key.set_defaults(func=_apikeys_create)
 
     camps = sub.add_parser("campaigns", help="campaigns").add_subparsers(dest="action", required=True)
@@ -174,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--advertiser", required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--buy", action="append", required=True, metavar="AGENT:ADCP_MEDIA_BUY_ID[:STATUS]")
+    create.add_argument("--quiet", action="store_true", help="print the campaign id alone")
     create.set_defaults(func=_campaigns_create)
 
     events = sub.add_parser("events", help="the webhook inbox").add_subparsers(dest="action", required=True)
@@ -183,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = events.add_parser("replay", help="process dead events again")
     replay.add_argument("event_ids", nargs="+", type=int)
     replay.set_defaults(func=_events_replay)
+    sub.add_parser("config-table", help="the settings as the README's Markdown table").set_defaults(func=_config_table)
     return parser
 
 

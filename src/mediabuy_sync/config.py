@@ -27,11 +27,15 @@ class Settings:
     ingest_max_attempts: int
     retry_after_seconds: int
     log_level: str
+    web_bind: str
+    web_workers: int
+    web_threads: int
+    access_log: str
 
 
 # (field, environment variable, default, meaning)
 SETTINGS: tuple[tuple[str, str, str, str], ...] = (
-    ("database_url", "DATABASE_URL", "postgresql://127.0.0.1:5432/mediabuy", "PostgreSQL, the source of truth."),
+    ("database_url", "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/mediabuy", "PostgreSQL, the source of truth."),
     ("redis_url", "REDIS_URL", "redis://127.0.0.1:6379/0", "Redis: the Celery broker and the recompute coalescing keys."),
     ("redis_namespace", "MEDIABUY_REDIS_NAMESPACE", "mediabuy:", "Prefix of every Redis key and queue we use, so several deployments can share one Redis."),
     ("webhook_max_body_bytes", "MEDIABUY_WEBHOOK_MAX_BODY_BYTES", "1048576", "Largest webhook body accepted (413 above)."),
@@ -46,6 +50,10 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("ingest_max_attempts", "MEDIABUY_INGEST_MAX_ATTEMPTS", "5", "Attempts at processing one webhook event before it is marked dead."),
     ("retry_after_seconds", "MEDIABUY_RETRY_AFTER_SECONDS", "5", "Retry-After sent with 503 when PostgreSQL is unreachable."),
     ("log_level", "MEDIABUY_LOG_LEVEL", "INFO", "Log level of every process."),
+    ("web_bind", "MEDIABUY_BIND", "127.0.0.1:8000", "Where gunicorn listens."),
+    ("web_workers", "MEDIABUY_WEB_WORKERS", "2", "gunicorn worker processes."),
+    ("web_threads", "MEDIABUY_WEB_THREADS", "4", "Threads per gunicorn worker."),
+    ("access_log", "MEDIABUY_ACCESS_LOG", "", "gunicorn access log target (`-` for stderr; empty: none)."),
 )
 
 
@@ -65,3 +73,10 @@ def settings() -> Settings:
         name: _convert(types[name], os.environ.get(env, default)) for name, env, default, _ in SETTINGS
     }
     return Settings(**values)
+
+
+def markdown_table() -> str:
+    """The README's configuration reference, generated so that it cannot drift from SETTINGS."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    lines += [f"| `{env}` | `{default}` | {meaning} |" for _, env, default, meaning in SETTINGS]
+    return "\n".join(lines)

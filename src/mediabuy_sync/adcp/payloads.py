@@ -16,7 +16,7 @@ from .protocol import (
     TASK_TYPES,
 )
 
-_ID_CHARS = validate.Regexp(r"^[A-Za-z0-9_.:-]+$", error="Only letters, digits and _ . : - are allowed.")
+_ID_CHARS = validate.Regexp(r"^[A-Za-z0-9_.:-]+\Z", error="Only letters, digits and _ . : - are allowed.")
 
 
 class _Open(Schema):

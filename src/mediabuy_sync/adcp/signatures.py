@@ -52,7 +52,7 @@ def verify_hmac(
         raise SignatureRejected(
             "webhook_signature_required", "X-AdCP-Signature and X-AdCP-Timestamp are required."
         )
-    if not signature.startswith("sha256=") or not timestamp.isdigit() or len(timestamp) > 12:
+    if not signature.startswith("sha256=") or not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         raise SignatureRejected(
             "webhook_signature_header_malformed",
             "X-AdCP-Signature must be sha256=<hex> and X-AdCP-Timestamp Unix seconds.",

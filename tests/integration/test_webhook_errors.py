@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
+from support.stack import wait_until
 from support.webhooks import task_payload
 
 
@@ -156,7 +157,10 @@ def test_an_invalid_payload_is_400_naming_the_fields(agent_with_buy, ledger):
 
 def test_a_reused_idempotency_key_with_another_payload_is_409(agent_with_buy, db, ledger):
     first = task_payload("sa_err", "active", key="evt_conflict_0000001")
-    assert agent_with_buy.post(first).status_code == 202
+    accepted = agent_with_buy.post(first)
+    assert accepted.status_code == 202
+    event_id = accepted.json()["data"]["event_id"]
+    wait_until(lambda: db("SELECT state FROM webhook_events WHERE id = %s", (event_id,))[0]["state"] == "processed")
     before = ledger()
     second = {**first, "status": "failed", "result": {}}
     assert_error(agent_with_buy.post(second), 409, "CONFLICT")

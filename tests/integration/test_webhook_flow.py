@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import requests
 
 from support.stack import wait_until
@@ -131,11 +133,12 @@ def test_a_burst_for_one_campaign_runs_far_fewer_recomputes_than_events(db, make
     campaign_id, buy_ids = make_campaign(buys)
     before = campaign(db, campaign_id)["rollups"]
 
-    # 20 buys, each walked through three newer statuses: 60 applied changes
+    # 20 buys, each walked through three newer statuses: 60 applied changes, sent 12 at a time
     statuses = ["pending_creatives", "pending_activation", "active"]
-    for step, status in enumerate(statuses):
-        for i in range(20):
-            agent.post(task_payload(f"burst_{i}", status, timestamp=at(100 + step)))
+    payloads = [task_payload(f"burst_{i}", status, timestamp=at(100 + step))
+                for step, status in enumerate(statuses) for i in range(20)]
+    with ThreadPoolExecutor(12) as pool:
+        assert {a.status_code for a in pool.map(agent.post, payloads)} == {202}
 
     wait_until(lambda: db("SELECT count(*) AS n FROM media_buys WHERE campaign_id = %s AND status = 'ACTIVE'",
                           (campaign_id,))[0]["n"] == 20, 30, what="all buys active")
@@ -144,7 +147,8 @@ def test_a_burst_for_one_campaign_runs_far_fewer_recomputes_than_events(db, make
     assert row["surfaced_status"] == "ACTIVE"
     applied = db("SELECT count(*) AS n FROM status_changes WHERE entity_id = ANY(%s) AND outcome = 'applied'",
                  (buy_ids,))[0]["n"]
-    assert applied == 60
+    # sent concurrently, a buy's reports may be processed out of order; the later ones are then stale
+    assert 20 <= applied <= 60
     recomputes = row["rollups"] - before
     assert 1 <= recomputes < applied / 2, f"{recomputes} recomputes for {applied} changes"
 

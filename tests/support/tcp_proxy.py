@@ -7,6 +7,9 @@ import threading
 
 
 class TcpProxy:
+    """Listens on a 127.0.0.1 port; forwards to host:port, or to a Unix socket when host is a directory
+    (libpq's convention: the socket is <dir>/.s.PGSQL.<port>, as with the embedded PostgreSQL)."""
+
     def __init__(self, target_host: str, target_port: int):
         self.target = (target_host, target_port)
         probe = socket.socket()
@@ -53,8 +56,7 @@ class TcpProxy:
             except OSError:
                 return
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)
+                upstream = self._connect_upstream()
             except OSError:
                 client.close()
                 continue
@@ -66,6 +68,16 @@ class TcpProxy:
                 self._conns.update((client, upstream))
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    def _connect_upstream(self) -> socket.socket:
+        host, port = self.target
+        if host.startswith("/"):
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(f"{host}/.s.PGSQL.{port}")
+            return upstream
+        upstream = socket.create_connection(self.target, timeout=5)
+        upstream.settimeout(None)
+        return upstream
 
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:

@@ -65,14 +65,15 @@ def receive(agent_id: str):
 
 def _read_body(limit: int) -> bytes:
     """The raw body, refused with 413 past `limit`: up front from Content-Length, else while reading."""
+    too_large = ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is over {limit} bytes.")
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is over {limit} bytes.")
+        raise too_large
     # gunicorn ends a chunked body itself but does not say so (wsgi.input_terminated), so Werkzeug
     # would hand us an empty stream: read the server's input directly, never past limit + 1.
     stream = request.stream if request.content_length is not None else request.input_stream
     body = stream.read(limit + 1)
     if len(body) > limit:
-        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is over {limit} bytes.")
+        raise too_large
     return body
 
 

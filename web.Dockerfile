@@ -16,7 +16,9 @@ WORKDIR /usr/src/mediabuy-sync
 # Dependencies first, named by pyproject.toml and pinned by constraints.txt, so that
 # editing src/ reuses this layer. The list is read with tomllib (stdlib, no extra tool).
 COPY pyproject.toml constraints.txt ./
-RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+# The web needs no extra: it never imports the ADCP SDK.
+ARG EXTRAS=""
+RUN python -c 'import os, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + [d for e in os.environ["EXTRAS"].split() for d in p["optional-dependencies"][e]]))' \
         > /tmp/requirements.txt \
     && pip install --no-cache-dir -c constraints.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt

@@ -132,6 +132,35 @@ def _events_replay(args) -> int:
     return 0
 
 
+def _resync(args) -> int:
+    """Re-sync through the workers, showing progress, then a summary."""
+    import time
+
+    from . import resync
+    from .store import sync_runs
+    from .worker.app import celery_app
+
+    kind = {"media-buy": "media_buy", "campaign": "campaign", "agent": "agent"}[args.kind]
+    run_id = resync.request(kind, args.id, "admin", celery_app)
+    run = sync_runs.get(run_id)
+    print(f"sync run {run_id}: {run['total']} media buys to ask about", flush=True)
+    if run["total"] == 0:
+        sync_runs.finish(run_id, "done", {"agents_queried": 0, "media_buys": [], "errors": [], "updated": 0})
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while run["state"] not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        run = sync_runs.get(run_id)
+        print(f"  {run['done']}/{run['total']} {run['state']}", flush=True)
+    if run["state"] != "done":
+        print(f"error: run {run_id} not finished after {args.timeout} s ({run['state']})", file=sys.stderr)
+        return 1
+    result = run["result"]
+    print(json.dumps({"run_id": run_id, "media_buys": len(result["media_buys"]), "updated": result["updated"],
+                      "errors": result["errors"]}, default=str))
+    return 0 if not result["errors"] else 1
+
+
 def _config_table(args) -> int:
     from .config import markdown_table
 
@@ -192,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay = events.add_parser("replay", help="process dead events again")
     replay.add_argument("event_ids", nargs="+", type=int)
     replay.set_defaults(func=_events_replay)
+    resync_cmd = sub.add_parser("resync", help="ask the agents now about one buy, a campaign's or an agent's buys")
+    resync_cmd.add_argument("kind", choices=("media-buy", "campaign", "agent"))
+    resync_cmd.add_argument("id")
+    resync_cmd.add_argument("--timeout", type=float, default=120.0)
+    resync_cmd.set_defaults(func=_resync)
+
     sub.add_parser("config-table", help="the settings as the README's Markdown table").set_defaults(func=_config_table)
     return parser
 

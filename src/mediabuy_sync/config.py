@@ -27,6 +27,12 @@ class Settings:
     ingest_max_attempts: int
     retry_after_seconds: int
     log_level: str
+    poll_sweep_interval_seconds: float
+    poll_pages_per_agent: int
+    agent_call_timeout_seconds: float
+    status_query_window_seconds: int
+    status_query_deadline_seconds: float
+    admin_token: str
     web_bind: str
     web_workers: int
     web_threads: int
@@ -50,6 +56,12 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("ingest_max_attempts", "MEDIABUY_INGEST_MAX_ATTEMPTS", "5", "Attempts at processing one webhook event before it is marked dead."),
     ("retry_after_seconds", "MEDIABUY_RETRY_AFTER_SECONDS", "5", "Retry-After sent with 503 when PostgreSQL is unreachable."),
     ("log_level", "MEDIABUY_LOG_LEVEL", "INFO", "Log level of every process."),
+    ("poll_sweep_interval_seconds", "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS", "5", "How often beat looks for media buys due a fallback poll."),
+    ("poll_pages_per_agent", "MEDIABUY_POLL_PAGES_PER_AGENT", "2", "Pages of 100 buys polled per agent per sweep: the per-agent concurrency limit."),
+    ("agent_call_timeout_seconds", "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS", "10", "Deadline of one ADCP call to a sales agent."),
+    ("status_query_window_seconds", "MEDIABUY_STATUS_QUERY_WINDOW_SECONDS", "30", "A campaign's live media-buy-status query may run once per this many seconds (429 otherwise)."),
+    ("status_query_deadline_seconds", "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS", "8", "How long a live media-buy-status query waits for the agents."),
+    ("admin_token", "MEDIABUY_ADMIN_TOKEN", "", "Bearer token of the /admin endpoints; empty: they answer 403."),
     ("web_bind", "MEDIABUY_BIND", "127.0.0.1:8000", "Where gunicorn listens."),
     ("web_workers", "MEDIABUY_WEB_WORKERS", "2", "gunicorn worker processes."),
     ("web_threads", "MEDIABUY_WEB_THREADS", "4", "Threads per gunicorn worker."),

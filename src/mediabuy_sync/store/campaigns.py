@@ -8,6 +8,7 @@ from datetime import datetime
 
 import psycopg
 
+from ..domain.polling import next_poll_in
 from ..domain.rollup import Rollup, rollup
 from ..domain.statuses import Status
 from .db import queries
@@ -50,6 +51,8 @@ def create_campaign(
                 "status": buy.status,
                 "adcp_status": buy.adcp_status,
                 "status_as_of": buy.status_as_of,
+                "poll_in": next_poll_in(buy.status, None, "submitted"),
+                "poll_reason": "submitted",
             },
         )
         buy_ids.append(buy_id)

@@ -15,10 +15,11 @@ def create_app() -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings().webhook_max_body_bytes
     app.json.sort_keys = False
 
-    from . import buyer, errors, ops, webhooks
+    from . import admin, buyer, errors, ops, webhooks
 
     errors.register(app)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(buyer.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(admin.bp)
     return app

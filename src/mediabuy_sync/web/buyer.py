@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
+from .. import resync
+from ..config import settings
 from ..store import api_keys, campaigns
-from ..store.db import transaction
+from ..store.db import queries, transaction
 from .errors import ApiError
+from .publisher import publisher
+
+QP = queries("polling")
 
 bp = Blueprint("buyer", __name__, url_prefix="/api/v2/buyer")
 
@@ -59,3 +64,40 @@ def get_campaign(campaign_id: str):
         "updatedAt": _iso(c["updated_at"]),
     }
     return jsonify({"data": data, "error": None})
+
+
+@bp.get("/campaigns/<campaign_id>/media-buy-status")
+def media_buy_status(campaign_id: str):
+    """Ask every agent of the campaign now (through a worker), persist the changes, answer them."""
+    s = settings()
+    params = {"campaign_id": campaign_id, "advertiser_id": g.advertiser_id, "window": s.status_query_window_seconds}
+    with transaction() as conn:
+        claimed = conn.execute(QP["claim_status_query"], params).fetchone()
+        if claimed is None:
+            wait = conn.execute(QP["status_query_retry_after"], params).fetchone()
+    if claimed is None:
+        if wait is None:
+            raise ApiError(404, "NOT_FOUND", f"Campaign {campaign_id!r} not found.")
+        retry_after = max(1, wait["seconds"] or 1)
+        raise ApiError(429, "RATE_LIMITED",
+                       f"Media-buy status was queried less than {s.status_query_window_seconds} s ago.",
+                       {"retry_after_seconds": retry_after}, {"Retry-After": str(retry_after)})
+    try:
+        run_id = resync.request("status_query", campaign_id, "api", publisher)
+    except Exception as exc:  # noqa: BLE001 - the broker is down: say so, nothing was changed
+        with transaction() as conn:  # give the client its query back
+            conn.execute("UPDATE campaigns SET last_status_query_at = NULL WHERE id = %s", (campaign_id,))
+        raise ApiError(503, "SERVICE_UNAVAILABLE", "The workers cannot be reached; retry later.",
+                       {"reason": type(exc).__name__}, {"Retry-After": str(s.retry_after_seconds)}) from None
+    run = resync.wait(run_id, s.status_query_deadline_seconds + 2)
+    if run["state"] != "done":
+        raise ApiError(504, "GATEWAY_TIMEOUT", "The agents did not all answer in time; retry later.",
+                       {"run_id": run_id}, {"Retry-After": str(s.retry_after_seconds)})
+    result = run["result"]
+    return jsonify({"data": {
+        "campaign_id": campaign_id,
+        "media_buys": result["media_buys"],
+        "agents_queried": result["agents_queried"],
+        "errors": [{"media_buy_id": e["media_buy_id"], "error": e["error"]["message"],
+                    "kind": e["error"]["kind"]} for e in result["errors"]],
+    }, "error": None})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_init
 
 from ..config import settings
 
@@ -10,6 +11,9 @@ INGEST = "mediabuy_sync.ingest"
 RECOMPUTE = "mediabuy_sync.recompute"
 SWEEP_INBOX = "mediabuy_sync.sweep_inbox"
 SWEEP_ROLLUPS = "mediabuy_sync.sweep_rollups"
+SWEEP_POLLS = "mediabuy_sync.sweep_polls"
+POLL_AGENT = "mediabuy_sync.poll_agent"
+RUN_SYNC = "mediabuy_sync.run_sync"
 
 
 def make_celery(fail_fast: bool = False) -> Celery:
@@ -42,9 +46,17 @@ def make_celery(fail_fast: bool = False) -> Celery:
         beat_schedule={
             "sweep-inbox": {"task": SWEEP_INBOX, "schedule": s.inbox_sweep_interval_seconds},
             "sweep-rollups": {"task": SWEEP_ROLLUPS, "schedule": s.rollup_sweep_interval_seconds},
+            "sweep-polls": {"task": SWEEP_POLLS, "schedule": s.poll_sweep_interval_seconds},
         },
     )
     return app
 
 
 celery_app = make_celery()
+
+
+@worker_init.connect
+def _load_the_adcp_client(**_):
+    """Import the ADCP SDK (~15 s, ~560 MB) once in the worker's parent, before the pool forks, so
+    the children share it copy-on-write instead of each paying for it on its first poll."""
+    import mediabuy_sync.worker.polling  # noqa: F401

@@ -8,23 +8,17 @@ half-way leaves nothing behind, and the redelivered task starts over.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 
-import psycopg
-
 from ..adcp.payloads import load_webhook
-from ..domain.reports import Outcome, StatusReport, decide, reports_from_webhook
-from ..domain.statuses import Status
+from ..domain.reports import Outcome, reports_from_webhook
 from ..store import inbox
 from ..store.db import queries, transaction
+from .status_path import UnknownMediaBuy, apply_report
 
-log = logging.getLogger(__name__)
 QB = queries("media_buys")
 
-
-class UnknownMediaBuy(Exception):
-    """A report names no buy of this agent we know (yet: the create may still be committing)."""
+__all__ = ["Processed", "UnknownMediaBuy", "process_event", "record_failure"]
 
 
 @dataclass
@@ -45,78 +39,15 @@ def process_event(event_id: int) -> Processed:
         outcomes, changed = [], set()
         # Buys are locked in a fixed order so that two events touching the same buys can't deadlock.
         for report in sorted(reports, key=lambda r: (r.adcp_media_buy_id or "", r.task_id or "")):
-            outcome, campaign_id = apply_report(conn, event["agent_id"], report, source="webhook", event_id=event_id)
-            outcomes.append(outcome)
-            if outcome == Outcome.APPLIED:
-                changed.add(campaign_id)
+            applied = apply_report(conn, event["agent_id"], report, source="webhook", event_id=event_id)
+            outcomes.append(applied.outcome)
+            if applied.outcome == Outcome.APPLIED:
+                changed.add(applied.campaign_id)
         if changed:
             conn.execute(QB["bump_campaigns"], {"campaign_ids": sorted(changed)})
         summary = ",".join(sorted(set(outcomes))) if outcomes else f"no-status:{payload['task_type']}"
         inbox.mark_processed(conn, event_id, summary)
     return Processed(event_id, summary, changed)
-
-
-def apply_report(
-    conn: psycopg.Connection, agent_id: str, report: StatusReport, source: str, event_id: int | None = None
-) -> tuple[str, str]:
-    """Apply (or record) one status report about one of the agent's buys; returns (outcome, campaign id).
-
-    A report without a status (a delivery still reporting, an update in progress) changes nothing.
-    """
-    buy = conn.execute(
-        QB["lock_buy_for_report"],
-        {
-            "agent_id": agent_id,
-            "adcp_media_buy_id": report.adcp_media_buy_id,
-            "operation_id": report.operation_id,
-            "task_id": report.task_id,
-        },
-    ).fetchone()
-    if buy is None:
-        raise UnknownMediaBuy(
-            f"agent {agent_id}: no media buy with adcp id {report.adcp_media_buy_id!r}, "
-            f"operation {report.operation_id!r} or task {report.task_id!r}"
-        )
-    if report.status is None:
-        return "no-status", buy["campaign_id"]
-    outcome = decide(Status(buy["status"]), buy["status_as_of"], report.status, report.as_of)
-    if outcome in (Outcome.APPLIED, Outcome.UNCHANGED):
-        moved = conn.execute(
-            QB["set_status"],
-            {
-                "id": buy["id"],
-                "from_status": buy["status"],
-                "to_status": report.status.value,
-                "adcp_status": report.adcp_status,
-                "as_of": report.as_of,
-                "adcp_media_buy_id": report.adcp_media_buy_id,
-            },
-        ).fetchone()
-        if moved is None:  # impossible under the row lock; fail loudly rather than record a lie
-            raise RuntimeError(f"media buy {buy['id']} changed under its row lock")
-    elif outcome == Outcome.ANOMALY:
-        conn.execute(
-            QB["request_reconcile"],
-            {"id": buy["id"], "reason": f"anomaly {buy['status']}->{report.status.value}", "adcp_media_buy_id": report.adcp_media_buy_id},
-        )
-        log.warning(
-            "anomaly: media buy %s reported %s while %s; reconcile poll requested",
-            buy["id"], report.status.value, buy["status"],
-        )
-    conn.execute(
-        QB["record_change"],
-        {
-            "id": buy["id"],
-            "from_status": buy["status"],
-            "to_status": report.status.value,
-            "adcp_status": report.adcp_status,
-            "source": source,
-            "event_id": event_id,
-            "outcome": outcome.value,
-            "as_of": report.as_of,
-        },
-    )
-    return outcome.value, buy["campaign_id"]
 
 
 def record_failure(event_id: int, error: BaseException, max_attempts: int) -> dict | None:

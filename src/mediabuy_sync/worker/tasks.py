@@ -10,13 +10,14 @@ from celery.exceptions import Retry
 
 from ..config import settings
 from ..store import campaigns, inbox
-from ..store.db import transaction
+from ..store.db import queries, transaction
 from ..store.periodic import claim_turn
 from . import coalesce
-from .app import INGEST, RECOMPUTE, SWEEP_INBOX, SWEEP_ROLLUPS, celery_app
+from .app import INGEST, POLL_AGENT, RECOMPUTE, RUN_SYNC, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS, celery_app
 from .ingest import process_event, record_failure
 
 log = logging.getLogger(__name__)
+Q_POLLING = queries("polling")
 
 # Short on purpose: a countdown lives in Redis, and rule 5 keeps those to a few seconds.
 MAX_RETRY_COUNTDOWN = 5.0
@@ -90,3 +91,79 @@ def sweep_rollups() -> int:
     for campaign_id in owed:
         celery_app.send_task(RECOMPUTE, args=[campaign_id])
     return len(owed)
+
+
+# --- fallback polling, re-syncs and live status queries --------------------------------------
+# worker.polling imports the ADCP SDK; the worker's parent has already loaded it (worker_init).
+
+
+@shared_task(name=SWEEP_POLLS)
+def sweep_polls() -> int:
+    """Enqueue one poll task per page of due buys, a few pages per agent at most."""
+    from .polling import claim_due
+
+    s = settings()
+    with transaction() as conn:
+        if not claim_turn(conn, SWEEP_POLLS, s.poll_sweep_interval_seconds):
+            return 0
+    work = claim_due(per_agent_pages=s.poll_pages_per_agent)
+    for agent_id, agent_pages in work.items():
+        for page in agent_pages:
+            celery_app.send_task(POLL_AGENT, args=[agent_id, page])
+    return sum(len(p) for p in work.values())
+
+
+@shared_task(name=POLL_AGENT)
+def poll_agent(agent_id: str, buy_ids: list[str]) -> None:
+    from ..adcp.client import run
+    from .polling import load_agent, poll_page
+
+    agent = load_agent(agent_id)
+    if agent is None:
+        return
+    result = run(poll_page(agent, buy_ids, timeout=settings().agent_call_timeout_seconds))
+    for campaign_id in result.campaigns_changed:
+        request_recompute(campaign_id)
+
+
+@shared_task(name=RUN_SYNC)
+def run_sync(run_id: int) -> None:
+    """A re-sync or a live status query: poll every buy it covers now, whatever its schedule."""
+    from ..adcp.client import run
+    from ..store import sync_runs
+    from .polling import pages, poll_many
+
+    s = settings()
+    sync_run = sync_runs.get(run_id)
+    if sync_run is None or sync_run["state"] in ("done", "failed"):
+        return  # a redelivered task: the run is over
+    with transaction() as conn:
+        by_agent = sync_runs.targets(conn, sync_run["kind"], sync_run["target_id"])
+    work = {agent_id: pages(ids) for agent_id, ids in by_agent.items()}
+    live = sync_run["kind"] == "status_query"
+    deadline = s.status_query_deadline_seconds if live else max(30.0, s.agent_call_timeout_seconds * 3)
+    source = "api" if sync_run["source"] == "api" else "admin"
+    results = run(poll_many(work, source, deadline, on_page=lambda n: sync_runs.progress(run_id, n)))
+    for campaign_id in {c for r in results for c in r.campaigns_changed}:
+        request_recompute(campaign_id)
+    buys = [b for r in results for b in r.buys]
+    errors = [e for r in results for e in r.errors]
+    if live:  # the answer lists every buy of the campaign; terminal ones were not asked about
+        asked = {b["media_buy_id"] for b in buys} | {e["media_buy_id"] for e in errors}
+        with transaction() as conn:
+            for row in conn.execute(Q_POLLING["buys_of_campaign"], {"campaign_id": sync_run["target_id"]}):
+                if row["id"] not in asked:
+                    buys.append({"media_buy_id": row["id"], "adcp_media_buy_id": row["adcp_media_buy_id"],
+                                 "internal_status": row["status"], "adcp_status": row["adcp_status"],
+                                 "previous_internal_status": row["status"], "previous_adcp_status": row["adcp_status"],
+                                 "updated": False})
+        buys.sort(key=lambda b: b["media_buy_id"])
+    summary = {
+        "agents_queried": len(work),
+        "media_buys": buys,
+        "errors": errors,
+        "updated": sum(b["updated"] for b in buys),
+    }
+    sync_runs.finish(run_id, "done", summary)
+    log.info("sync run %s (%s %s): %d buys, %d updated, %d errors", run_id, sync_run["kind"],
+             sync_run["target_id"], len(buys), summary["updated"], len(errors))

@@ -19,9 +19,19 @@ WHERE id = %(id)s AND status = %(from_status)s
 RETURNING id;
 
 -- name: request_reconcile
+-- An anomaly: poll soon (never later than already planned) to learn the agent's truth.
 UPDATE media_buys
-SET poll_due_at = least(coalesce(poll_due_at, now()), now()), poll_reason = %(reason)s,
-    adcp_media_buy_id = coalesce(adcp_media_buy_id, %(adcp_media_buy_id)s), updated_at = now()
+SET poll_due_at = least(coalesce(poll_due_at, 'infinity'), now() + make_interval(secs => %(delay)s)),
+    poll_reason = %(reason)s, updated_at = now()
+WHERE id = %(id)s;
+
+-- name: heard_by_webhook
+-- A NULL delay (terminal status) ends polling; the agent's id is learnt if the buy lacked it.
+UPDATE media_buys
+SET last_webhook_at = now(),
+    poll_due_at = CASE WHEN %(delay)s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %(delay)s) END,
+    poll_reason = %(reason)s,
+    adcp_media_buy_id = coalesce(adcp_media_buy_id, %(adcp_media_buy_id)s)
 WHERE id = %(id)s;
 
 -- name: record_change
@@ -34,8 +44,12 @@ UPDATE campaigns SET status_version = status_version + 1, updated_at = now()
 WHERE id = ANY(%(campaign_ids)s);
 
 -- name: insert_buy
-INSERT INTO media_buys (id, campaign_id, sales_agent_id, adcp_media_buy_id, adcp_task_id, status, adcp_status, status_as_of)
-VALUES (%(id)s, %(campaign_id)s, %(sales_agent_id)s, %(adcp_media_buy_id)s, %(adcp_task_id)s, %(status)s, %(adcp_status)s, %(status_as_of)s);
+INSERT INTO media_buys (id, campaign_id, sales_agent_id, adcp_media_buy_id, adcp_task_id, status, adcp_status,
+                        status_as_of, poll_due_at, poll_reason)
+VALUES (%(id)s, %(campaign_id)s, %(sales_agent_id)s, %(adcp_media_buy_id)s, %(adcp_task_id)s, %(status)s,
+        %(adcp_status)s, %(status_as_of)s,
+        CASE WHEN %(poll_in)s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %(poll_in)s) END,
+        %(poll_reason)s);
 
 -- name: history
 SELECT entity_type, entity_id, from_status, to_status, adcp_status, source, event_id, outcome, as_of, at

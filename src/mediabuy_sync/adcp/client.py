@@ -1,0 +1,158 @@
+"""Talking ADCP to sales agents, worker side, through the official SDK.
+
+The SDK is heavy (~15 s and ~560 MB to import the client), so this module is imported by the worker's
+parent process before the pool forks (see worker/app.py), and never by the web. Every call has a
+deadline; every failure becomes an AgentCallError of one of a few kinds that callers and logs use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from adcp import ADCPClient
+from adcp.exceptions import ADCPConnectionError, ADCPError, ADCPTaskError, ADCPTimeoutError
+from adcp.types import (
+    AgentConfig,
+    CreateMediaBuyRequest,
+    GetMediaBuyDeliveryRequest,
+    GetMediaBuysRequest,
+    SyncCreativesRequest,
+    UpdateMediaBuyRequest,
+)
+from adcp.types.core import Protocol
+from pydantic import ValidationError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+UNREACHABLE = "unreachable"
+TIMEOUT = "timeout"
+AGENT_ERROR = "agent_error"
+BAD_RESPONSE = "bad_response"
+
+
+class AgentCallError(Exception):
+    """A call to an agent that did not give a usable answer."""
+
+    def __init__(self, kind: str, message: str, adcp_error: dict | None = None):
+        super().__init__(f"{kind}: {message}")
+        self.kind, self.message, self.adcp_error = kind, message, adcp_error
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "message": self.message, "adcp_error": self.adcp_error}
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    endpoint_uri: str
+    protocol: str = "mcp"
+    outbound_auth: dict | None = None  # {"type": "bearer", "token": "…"}
+
+
+@dataclass(frozen=True)
+class PolledBuy:
+    adcp_media_buy_id: str
+    status: str  # the agent's ADCP media-buy status
+    status_as_of: datetime | None
+    packages: tuple[dict, ...] = ()
+
+
+def _config(agent: Agent, timeout: float) -> AgentConfig:
+    auth = agent.outbound_auth or {}
+    return AgentConfig(
+        id=agent.id,
+        agent_uri=agent.endpoint_uri,
+        protocol=Protocol(agent.protocol),
+        auth_token=auth.get("token"),
+        auth_type="bearer" if auth.get("type") == "bearer" else "token",
+        timeout=timeout,
+    )
+
+
+async def _call(agent: Agent, timeout: float, operation: str, call: Callable[[ADCPClient], Awaitable[Any]]) -> Any:
+    """Run one task against an agent with a hard deadline; map every failure to an AgentCallError."""
+    try:
+        async with ADCPClient(_config(agent, timeout)) as client:
+            result = await asyncio.wait_for(call(client), timeout)
+    except (asyncio.TimeoutError, ADCPTimeoutError) as exc:
+        raise AgentCallError(TIMEOUT, f"{operation} took longer than {timeout:g} s") from exc
+    except ADCPConnectionError as exc:
+        raise AgentCallError(UNREACHABLE, f"{operation}: {exc.message}") from exc
+    except ADCPTaskError as exc:
+        raise AgentCallError(AGENT_ERROR, str(exc), {"codes": exc.error_codes}) from exc
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise AgentCallError(BAD_RESPONSE, f"{operation}: {exc}") from exc
+    except ADCPError as exc:
+        raise AgentCallError(AGENT_ERROR, f"{operation}: {exc.message}") from exc
+    except OSError as exc:
+        raise AgentCallError(UNREACHABLE, f"{operation}: {exc}") from exc
+    if not result.success or result.data is None:
+        adcp_error = result.adcp_error
+        if result.status in ("submitted", "working") and result.data is None:
+            return result  # an async task: the caller reads status and task id
+        if adcp_error is None and result.error and "connect" in result.error.lower():
+            raise AgentCallError(UNREACHABLE, f"{operation}: {result.error}")
+        raise AgentCallError(AGENT_ERROR, f"{operation}: {result.error or result.message or result.status}", adcp_error)
+    return result
+
+
+async def get_media_buys(agent: Agent, adcp_media_buy_ids: list[str], timeout: float) -> list[PolledBuy]:
+    """The agent's view of these buys: one call for the whole list."""
+    request = GetMediaBuysRequest(media_buy_ids=adcp_media_buy_ids)
+    result = await _call(agent, timeout, "get_media_buys", lambda c: c.get_media_buys(request))
+    try:
+        return [
+            PolledBuy(
+                adcp_media_buy_id=buy.media_buy_id,
+                status=getattr(buy.status, "value", buy.status),
+                status_as_of=buy.status_as_of,
+                packages=tuple(p.model_dump(mode="json", exclude_none=True) for p in (buy.packages or ())),
+            )
+            for buy in result.data.media_buys
+        ]
+    except AttributeError as exc:
+        raise AgentCallError(BAD_RESPONSE, f"get_media_buys: {exc}") from exc
+
+
+async def _task(agent: Agent, timeout: float, operation: str, model: type, request: dict) -> dict:
+    try:
+        typed = model.model_validate(request)
+    except ValidationError as exc:  # our request is wrong: say so precisely, nothing was sent
+        raise AgentCallError(BAD_RESPONSE, f"{operation} request invalid: {exc}") from exc
+    result = await _call(agent, timeout, operation, lambda c: getattr(c, operation)(typed))
+    data = result.data.model_dump(mode="json", exclude_none=True) if result.data is not None else {}
+    return {"status": getattr(result.status, "value", result.status), "data": data,
+            "task_id": getattr(result.submitted, "task_id", None) if result.submitted else None}
+
+
+async def create_media_buy(agent: Agent, request: dict, timeout: float) -> dict:
+    return await _task(agent, timeout, "create_media_buy", CreateMediaBuyRequest, request)
+
+
+async def update_media_buy(agent: Agent, request: dict, timeout: float) -> dict:
+    return await _task(agent, timeout, "update_media_buy", UpdateMediaBuyRequest, request)
+
+
+async def sync_creatives(agent: Agent, request: dict, timeout: float) -> dict:
+    return await _task(agent, timeout, "sync_creatives", SyncCreativesRequest, request)
+
+
+async def get_media_buy_delivery(agent: Agent, request: dict, timeout: float) -> dict:
+    return await _task(agent, timeout, "get_media_buy_delivery", GetMediaBuyDeliveryRequest, request)
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run a coroutine on this process's event loop (Celery prefork tasks are synchronous)."""
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop.run_until_complete(coro)

@@ -1,0 +1,95 @@
+-- name: claim_due_buys
+-- Due buys of agents that are not backing off, at most per_agent of each agent per sweep (the
+-- per-agent concurrency limit), leased forward so that the next sweep leaves them alone while
+-- their poll is in flight. The poll sets the real next time.
+WITH due AS (
+    SELECT mb.id,
+           row_number() OVER (PARTITION BY mb.sales_agent_id ORDER BY mb.poll_due_at) AS rank
+    FROM media_buys mb
+    JOIN sales_agents a ON a.id = mb.sales_agent_id
+    WHERE mb.poll_due_at <= now()
+      AND mb.status = ANY(%(polled)s)
+      AND mb.adcp_media_buy_id IS NOT NULL
+      AND (a.poll_backoff_until IS NULL OR a.poll_backoff_until <= now())
+)
+UPDATE media_buys mb
+SET poll_due_at = now() + make_interval(secs => %(lease)s)
+FROM due
+WHERE mb.id = due.id AND due.rank <= %(per_agent)s
+RETURNING mb.id, mb.sales_agent_id;
+
+-- name: agent_for_calls
+SELECT id, endpoint_uri, protocol, outbound_auth FROM sales_agents WHERE id = %(agent_id)s;
+
+-- name: buys_to_poll
+SELECT id, campaign_id, adcp_media_buy_id, status, adcp_status, last_webhook_at
+FROM media_buys
+WHERE id = ANY(%(buy_ids)s) AND sales_agent_id = %(agent_id)s AND adcp_media_buy_id IS NOT NULL
+ORDER BY id;
+
+-- name: poll_succeeded
+UPDATE sales_agents
+SET poll_failures = 0, poll_backoff_until = NULL, last_poll_at = now(), last_poll_error = NULL
+WHERE id = %(agent_id)s;
+
+-- name: poll_failed
+UPDATE sales_agents
+SET poll_failures = poll_failures + 1, last_poll_at = now(), last_poll_error = %(error)s,
+    poll_backoff_until = now() + make_interval(secs => %(backoff)s)
+WHERE id = %(agent_id)s
+RETURNING poll_failures, poll_backoff_until;
+
+-- name: poll_failures
+SELECT poll_failures FROM sales_agents WHERE id = %(agent_id)s;
+
+-- name: schedule_polls
+-- The next poll of each buy; a NULL delay (terminal status) means no more polling.
+UPDATE media_buys mb
+SET poll_due_at = CASE WHEN s.delay IS NULL THEN NULL ELSE now() + make_interval(secs => s.delay) END
+FROM unnest(%(buy_ids)s::text[], %(delays)s::float8[]) AS s(id, delay)
+WHERE mb.id = s.id;
+
+-- name: defer_polls
+UPDATE media_buys SET poll_due_at = %(until)s WHERE id = ANY(%(buy_ids)s);
+
+-- name: buys_of_agent_polled
+SELECT id FROM media_buys
+WHERE sales_agent_id = %(agent_id)s AND status = ANY(%(polled)s) AND adcp_media_buy_id IS NOT NULL
+ORDER BY id;
+
+-- name: buys_of_campaign_polled
+SELECT id, sales_agent_id FROM media_buys
+WHERE campaign_id = %(campaign_id)s AND status = ANY(%(polled)s) AND adcp_media_buy_id IS NOT NULL
+ORDER BY sales_agent_id, id;
+
+-- name: buys_of_campaign
+SELECT id, sales_agent_id, adcp_media_buy_id, status, adcp_status
+FROM media_buys WHERE campaign_id = %(campaign_id)s ORDER BY id;
+
+-- name: claim_status_query
+-- At most one live status query per campaign per window; returns nothing while one is too recent.
+UPDATE campaigns
+SET last_status_query_at = now()
+WHERE id = %(campaign_id)s AND advertiser_id = %(advertiser_id)s
+  AND (last_status_query_at IS NULL OR last_status_query_at <= now() - make_interval(secs => %(window)s))
+RETURNING id;
+
+-- name: status_query_retry_after
+SELECT ceil(extract(epoch FROM last_status_query_at + make_interval(secs => %(window)s) - now()))::int AS seconds
+FROM campaigns WHERE id = %(campaign_id)s AND advertiser_id = %(advertiser_id)s;
+
+-- name: create_run
+INSERT INTO sync_runs (kind, target_id, source, total) VALUES (%(kind)s, %(target_id)s, %(source)s, %(total)s)
+RETURNING id;
+
+-- name: run_progress
+UPDATE sync_runs SET state = 'running', done = done + %(done)s WHERE id = %(run_id)s;
+
+-- name: finish_run
+UPDATE sync_runs SET state = %(state)s, result = %(result)s, finished_at = now(),
+    done = CASE WHEN %(state)s = 'done' THEN total ELSE done END
+WHERE id = %(run_id)s;
+
+-- name: get_run
+SELECT id, kind, target_id, source, state, total, done, result, created_at, finished_at
+FROM sync_runs WHERE id = %(run_id)s;

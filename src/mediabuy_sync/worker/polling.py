@@ -1,0 +1,157 @@
+"""Fallback polling: ask an agent about a page of buys with one get_media_buys call, and put what it
+says through the same status path as a webhook (source `poll`).
+
+Imports the ADCP client, so only worker processes load this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from ..adcp import client
+from ..domain.polling import BACKSTOP, SOON, backoff_seconds, next_poll_in
+from ..domain.reports import Outcome, StatusReport
+from ..domain.statuses import MEDIA_BUY_STATUS_TO_INTERNAL
+from ..store.db import queries, transaction
+from .status_path import apply_report
+
+log = logging.getLogger(__name__)
+Q = queries("polling")
+QB = queries("media_buys")
+
+PAGE_SIZE = 100
+CALL_TIMEOUT = 10.0
+
+
+@dataclass
+class PageResult:
+    agent_id: str
+    buys: list[dict] = field(default_factory=list)  # per buy: id, adcp id, before/after statuses, updated
+    errors: list[dict] = field(default_factory=list)  # per buy: media_buy_id, error
+    campaigns_changed: set[str] = field(default_factory=set)
+    call_error: client.AgentCallError | None = None
+
+
+def load_agent(agent_id: str) -> client.Agent | None:
+    with transaction() as conn:
+        row = conn.execute(Q["agent_for_calls"], {"agent_id": agent_id}).fetchone()
+    return client.Agent(row["id"], row["endpoint_uri"], row["protocol"], row["outbound_auth"]) if row else None
+
+
+async def poll_page(agent: client.Agent, buy_ids: list[str], source: str = "poll", timeout: float = CALL_TIMEOUT) -> PageResult:
+    """One get_media_buys call for these buys of one agent; apply what it says; plan the next polls."""
+    result = PageResult(agent.id)
+    with transaction() as conn:
+        buys = conn.execute(Q["buys_to_poll"], {"buy_ids": buy_ids, "agent_id": agent.id}).fetchall()
+    if not buys:
+        return result
+    try:
+        polled = await client.get_media_buys(agent, [b["adcp_media_buy_id"] for b in buys], timeout)
+    except client.AgentCallError as exc:
+        result.call_error = exc
+        _record_failure(agent.id, [b["id"] for b in buys], exc)
+        result.errors = [{"media_buy_id": b["id"], "error": exc.as_dict()} for b in buys]
+        return result
+    now = datetime.now(timezone.utc)
+    by_adcp_id = {p.adcp_media_buy_id: p for p in polled}
+    with transaction() as conn:
+        conn.execute(Q["poll_succeeded"], {"agent_id": agent.id})
+        next_ids, delays = [], []
+        for buy in buys:  # sorted by id: the same lock order as every other path
+            answer = by_adcp_id.get(buy["adcp_media_buy_id"])
+            if answer is None or answer.status not in MEDIA_BUY_STATUS_TO_INTERNAL:
+                why = "the agent does not know this media buy" if answer is None else f"unknown status {answer.status!r}"
+                result.errors.append({"media_buy_id": buy["id"], "error": {"kind": client.BAD_RESPONSE, "message": why}})
+                next_ids.append(buy["id"])
+                delays.append(BACKSTOP)
+                continue
+            report = StatusReport(
+                adcp_media_buy_id=answer.adcp_media_buy_id, operation_id=None, task_id=None,
+                status=MEDIA_BUY_STATUS_TO_INTERNAL[answer.status], adcp_status=answer.status,
+                as_of=answer.status_as_of or now,
+            )
+            applied = apply_report(conn, agent.id, report, source=source, record_noops=False)
+            if applied.outcome == Outcome.APPLIED:
+                result.campaigns_changed.add(applied.campaign_id)
+            result.buys.append({
+                "media_buy_id": buy["id"], "adcp_media_buy_id": buy["adcp_media_buy_id"],
+                "internal_status": applied.to_status, "adcp_status": applied.to_adcp_status,
+                "previous_internal_status": applied.from_status, "previous_adcp_status": applied.from_adcp_status,
+                "updated": applied.outcome == Outcome.APPLIED,
+            })
+            if applied.outcome != Outcome.ANOMALY:  # an anomaly planned its own reconcile poll
+                next_ids.append(buy["id"])
+                delays.append(next_poll_in(applied.to_status, _seconds_since(buy.get("last_webhook_at"), now)))
+        conn.execute(Q["schedule_polls"], {"buy_ids": next_ids, "delays": delays})
+        if result.campaigns_changed:
+            conn.execute(QB["bump_campaigns"], {"campaign_ids": sorted(result.campaigns_changed)})
+    return result
+
+
+def _seconds_since(moment, now) -> float | None:
+    return (now - moment).total_seconds() if moment else None
+
+
+def _record_failure(agent_id: str, buy_ids: list[str], exc: client.AgentCallError) -> None:
+    """Back the agent off (exponential, jittered) and leave its buys until the backoff ends."""
+    with transaction() as conn:
+        failures = conn.execute(Q["poll_failures"], {"agent_id": agent_id}).fetchone()["poll_failures"] + 1
+        row = conn.execute(
+            Q["poll_failed"], {"agent_id": agent_id, "error": str(exc)[:500], "backoff": backoff_seconds(failures)}
+        ).fetchone()
+        conn.execute(Q["defer_polls"], {"buy_ids": buy_ids, "until": row["poll_backoff_until"]})
+    log.warning("poll of agent %s failed (%s), backing off until %s", agent_id, exc.kind, row["poll_backoff_until"])
+
+
+def claim_due(per_agent_pages: int = 2, lease: float = 120.0) -> dict[str, list[list[str]]]:
+    """The due buys, grouped per agent and cut into pages: {agent id: [[buy id, …], …]}."""
+    from ..domain.statuses import POLLED
+
+    with transaction() as conn:
+        rows = conn.execute(
+            Q["claim_due_buys"],
+            {"polled": sorted(POLLED), "per_agent": per_agent_pages * PAGE_SIZE, "lease": lease},
+        ).fetchall()
+    by_agent: dict[str, list[str]] = {}
+    for row in rows:
+        by_agent.setdefault(row["sales_agent_id"], []).append(row["id"])
+    return {agent: pages(sorted(ids)) for agent, ids in by_agent.items()}
+
+
+def pages(ids: list[str], size: int = PAGE_SIZE) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+async def poll_many(
+    work: dict[str, list[list[str]]], source: str, deadline: float, on_page=lambda n: None
+) -> list[PageResult]:
+    """Poll several agents at once (each agent's pages one after another) within one deadline;
+    `on_page(number of buys)` after each page, for progress."""
+    agents = {agent_id: load_agent(agent_id) for agent_id in work}
+
+    async def one_agent(agent_id: str) -> list[PageResult]:
+        agent = agents[agent_id]
+        if agent is None:
+            return []
+        done = []
+        for page in work[agent_id]:
+            done.append(await poll_page(agent, page, source, timeout=min(CALL_TIMEOUT, deadline)))
+            on_page(len(page))
+        return done
+
+    async def bounded(agent_id: str) -> list[PageResult]:
+        try:
+            return await asyncio.wait_for(one_agent(agent_id), deadline)
+        except asyncio.TimeoutError:
+            exc = client.AgentCallError(client.TIMEOUT, f"no answer within {deadline:g} s")
+            return [PageResult(agent_id, errors=[{"media_buy_id": b, "error": exc.as_dict()}
+                                                 for page in work[agent_id] for b in page], call_error=exc)]
+
+    results = await asyncio.gather(*(bounded(a) for a in work))
+    return [page for agent_pages in results for page in agent_pages]
+
+
+__all__ = ["PAGE_SIZE", "PageResult", "SOON", "claim_due", "load_agent", "pages", "poll_many", "poll_page"]

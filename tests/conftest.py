@@ -26,6 +26,7 @@ def _configure_environment() -> None:
             "DATABASE_URL": devservices.with_database(base_db, f"mediabuy_test_{RUN_ID}"),
             "REDIS_URL": redis_url,
             "MEDIABUY_REDIS_NAMESPACE": f"mbtest-{RUN_ID}:",
+            "MEDIABUY_TEST_RUN": RUN_ID,
             # fast sweeps so the tests see the backstops work within seconds
             "MEDIABUY_INBOX_STALE_AFTER_SECONDS": "2",
             "MEDIABUY_INBOX_SWEEP_INTERVAL_SECONDS": "1",
@@ -33,6 +34,10 @@ def _configure_environment() -> None:
             "MEDIABUY_INGEST_MAX_ATTEMPTS": "3",
             "MEDIABUY_DB_POOL_TIMEOUT_SECONDS": "1.5",
             "MEDIABUY_RETRY_AFTER_SECONDS": "7",
+            "MEDIABUY_ADMIN_TOKEN": "test-admin-token",
+            "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS": "1",
+            "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS": "3",
+            "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS": "5",
         }
     )
 
@@ -68,3 +73,9 @@ def stack(database):
     yield {"env": env, "base_url": base_url, "web": web, "worker": worker, "beat": beat}
     for proc in (web, beat, worker):
         proc.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from support.stack import stop_all
+
+    stop_all()

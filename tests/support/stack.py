@@ -13,8 +13,12 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTPUT = ROOT / "test-output"
+# One folder per test run: several runs may share a checkout (CI, a developer, helpers).
+OUTPUT = ROOT / "test-output" / os.environ.get("MEDIABUY_TEST_RUN", "adhoc")
 BIN = Path(sys.executable).parent
+
+# Every process the tests started, so none outlives the run whatever fails (see stop_all).
+STARTED: list["Process"] = []
 
 PROCFILE = dict(
     line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
@@ -43,18 +47,21 @@ class Process:
     """One of our processes, started from its Procfile line, its output in test-output/<name>.log."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str]):
-        OUTPUT.mkdir(exist_ok=True)
+        OUTPUT.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.log_path = OUTPUT / f"{name}.log"
         self._log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
             argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        STARTED.append(self)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        if self in STARTED:
+            STARTED.remove(self)
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, sig)
             try:
@@ -83,7 +90,7 @@ def start_web(env: dict[str, str], name: str = "web") -> tuple[Process, str]:
         assert proc.popen.poll() is None, f"{name} exited:\n{proc.log()[-3000:]}"
         try:
             return requests.get(base + "/healthz", timeout=1).ok
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer
             return False
 
     wait_until(up, 30, what=f"{name} to answer /healthz")
@@ -105,3 +112,9 @@ def start_beat(env: dict[str, str], name: str = "beat") -> Process:
     wait_until(lambda: "beat: Starting" in proc.log() or proc.popen.poll() is not None, 30, what=f"{name} start")
     assert proc.popen.poll() is None, f"{name} exited:\n{proc.log()[-3000:]}"
     return proc
+
+
+def stop_all() -> None:
+    """Stop whatever is still running (a fixture that failed half-way, an interrupted run)."""
+    for proc in list(STARTED):
+        proc.stop(timeout=5)

@@ -11,7 +11,7 @@ _MIN_GAP = 0.8
 
 CLAIM = """
 INSERT INTO periodic_jobs (name, last_run_at) VALUES (%(name)s, now())
-ON CONFLICT (name) DO UPDATE SET last_run_at = now()
+ON CONFLICT (name) DO UPDATE SET last_run_at = now(), runs = periodic_jobs.runs + 1
     WHERE periodic_jobs.last_run_at < now() - make_interval(secs => %(min_gap)s)
 RETURNING name
 """

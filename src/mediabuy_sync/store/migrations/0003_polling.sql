@@ -26,3 +26,6 @@ CREATE TABLE sync_runs (
     created_at   timestamptz NOT NULL DEFAULT now(),
     finished_at  timestamptz
 );
+
+-- How many times each periodic job ran: with two beats it must still be once per period.
+ALTER TABLE periodic_jobs ADD COLUMN runs bigint NOT NULL DEFAULT 1;

@@ -59,4 +59,11 @@ celery_app = make_celery()
 def _load_the_adcp_client(**_):
     """Import the ADCP SDK (~15 s, ~560 MB) once in the worker's parent, before the pool forks, so
     the children share it copy-on-write instead of each paying for it on its first poll."""
+    import gc
+
     import mediabuy_sync.worker.polling  # noqa: F401
+
+    # Keep the collector off those objects in the children: its bookkeeping writes would copy
+    # the shared pages one by one.
+    gc.collect()
+    gc.freeze()

@@ -203,3 +203,10 @@ def test_result_must_be_an_object(result):
 def test_every_bad_field_is_named():
     messages = rejected(minimal(idempotency_key="short", status="bogus", timestamp="2026-03-01T12:00:00"))
     assert {"idempotency_key", "status", "timestamp"} <= set(messages)
+
+
+def test_sync_creatives_result_is_validated():
+    good = {"creatives": [{"creative_id": "cr_1", "action": "created", "status": "approved", "assigned_to": ["p1"]}]}
+    assert load_webhook(minimal(task_type="sync_creatives", result=good))["result"] == good
+    errors = rejected(minimal(task_type="sync_creatives", result={"creatives": [{"action": "created", "status": "maybe"}]}))
+    assert {"creative_id", "status"} <= set(errors["result"]["creatives"][0])

@@ -8,6 +8,8 @@ from __future__ import annotations
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from .protocol import (
+    CREATIVE_ACTIONS,
+    CREATIVE_STATUSES,
     DELIVERY_NOTIFICATION_TYPES,
     DELIVERY_STATUSES,
     MEDIA_BUY_STATUSES,
@@ -60,10 +62,25 @@ class MediaBuyResult(_Open):
     errors = fields.List(fields.Nested(AdcpError))
 
 
+class CreativeResult(_Open):
+    creative_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    action = fields.String(validate=validate.OneOf(CREATIVE_ACTIONS))
+    status = fields.String(validate=validate.OneOf(CREATIVE_STATUSES))
+    assigned_to = fields.List(fields.String(validate=validate.Length(min=1, max=255)))
+    assignment_errors = fields.Dict(keys=fields.String(), values=fields.String())
+    errors = fields.List(fields.Nested(AdcpError))
+
+
+class SyncCreativesResult(_Open):
+    creatives = fields.List(fields.Nested(CreativeResult))
+    errors = fields.List(fields.Nested(AdcpError))
+
+
 RESULT_SCHEMAS: dict[str, type[Schema]] = {
     "create_media_buy": MediaBuyResult,
     "update_media_buy": MediaBuyResult,
     "media_buy_delivery": DeliveryResult,
+    "sync_creatives": SyncCreativesResult,
 }
 
 

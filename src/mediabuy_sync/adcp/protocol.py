@@ -27,3 +27,6 @@ DELIVERY_NOTIFICATION_TYPES = ("scheduled", "final", "delayed", "adjusted", "win
 
 # Task types whose webhooks say something about a media buy's lifecycle.
 MEDIA_BUY_TASKS = ("create_media_buy", "update_media_buy")
+
+CREATIVE_STATUSES = ("processing", "pending_review", "approved", "suspended", "rejected", "archived")
+CREATIVE_ACTIONS = ("created", "updated", "unchanged", "failed", "deleted")

@@ -94,3 +94,63 @@ def _as_datetime(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Totals:
+    impressions: int | None
+    spend: float | None
+    clicks: int | None
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    adcp_media_buy_id: str
+    as_of: datetime
+    totals: Totals | None
+    by_package: dict[str, Totals]  # the agent's package id → its totals
+
+
+def deliveries_from_webhook(payload: dict) -> list[DeliveryReport]:
+    """The delivery figures in a media_buy_delivery webhook (cumulative, as of its timestamp)."""
+    if payload["task_type"] != "media_buy_delivery":
+        return []
+    as_of = _as_datetime(payload["timestamp"])
+
+    def totals(d: dict) -> Totals:
+        return Totals(d.get("impressions"), d.get("spend"), d.get("clicks"))
+
+    return [
+        DeliveryReport(
+            adcp_media_buy_id=delivery["media_buy_id"],
+            as_of=as_of,
+            totals=totals(delivery["totals"]) if delivery.get("totals") else None,
+            by_package={p["package_id"]: totals(p) for p in delivery.get("by_package") or ()},
+        )
+        for delivery in (payload.get("result") or {}).get("media_buy_deliveries") or ()
+    ]
+
+
+@dataclass(frozen=True)
+class CreativeReview:
+    creative_id: str
+    action: str | None
+    status: str | None
+    assigned_to: tuple[str, ...]
+    errors: tuple[dict, ...]
+
+
+def creative_reviews_from_webhook(payload: dict) -> list[CreativeReview]:
+    """What a completed sync_creatives task says of each creative."""
+    if payload["task_type"] != "sync_creatives" or payload["status"] != TASK_COMPLETED:
+        return []
+    return [
+        CreativeReview(
+            creative_id=c["creative_id"],
+            action=c.get("action"),
+            status=c.get("status"),
+            assigned_to=tuple(c.get("assigned_to") or ()),
+            errors=tuple(c.get("errors") or ()),
+        )
+        for c in (payload.get("result") or {}).get("creatives") or ()
+    ]

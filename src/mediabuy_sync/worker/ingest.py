@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass, field
 
 from ..adcp.payloads import load_webhook
-from ..domain.reports import Outcome, reports_from_webhook
+from ..domain.reports import Outcome, creative_reviews_from_webhook, deliveries_from_webhook, reports_from_webhook
 from ..store import inbox
 from ..store.db import queries, transaction
+from .delivery import apply_delivery, apply_reviews, buys_for_reviews
 from .status_path import UnknownMediaBuy, apply_report
 
 QB = queries("media_buys")
@@ -36,13 +37,21 @@ def process_event(event_id: int) -> Processed:
             return Processed(event_id, "already-" + (event["state"] if event else "missing"))
         payload = load_webhook(json.loads(event["raw_body"]))
         reports = reports_from_webhook(payload)
-        outcomes, changed = [], set()
+        outcomes, changed, buy_of = [], set(), {}
         # Buys are locked in a fixed order so that two events touching the same buys can't deadlock.
         for report in sorted(reports, key=lambda r: (r.adcp_media_buy_id or "", r.task_id or "")):
             applied = apply_report(conn, event["agent_id"], report, source="webhook", event_id=event_id)
             outcomes.append(applied.outcome)
+            buy_of[report.adcp_media_buy_id] = applied.buy_id
             if applied.outcome == Outcome.APPLIED:
                 changed.add(applied.campaign_id)
+        for delivery in deliveries_from_webhook(payload):  # the buys are locked by now
+            apply_delivery(conn, buy_of[delivery.adcp_media_buy_id], delivery)
+        reviews = creative_reviews_from_webhook(payload)
+        if reviews:
+            buys = buys_for_reviews(conn, event["agent_id"], payload, reviews)
+            apply_reviews(conn, buys, reviews, payload["timestamp"], event_id)
+            outcomes.append("creatives" if buys else "creatives-unmatched")
         if changed:
             conn.execute(QB["bump_campaigns"], {"campaign_ids": sorted(changed)})
         summary = ",".join(sorted(set(outcomes))) if outcomes else f"no-status:{payload['task_type']}"

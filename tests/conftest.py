@@ -31,6 +31,7 @@ def _configure_environment() -> None:
             "MEDIABUY_INBOX_STALE_AFTER_SECONDS": "2",
             "MEDIABUY_INBOX_SWEEP_INTERVAL_SECONDS": "1",
             "MEDIABUY_ROLLUP_SWEEP_INTERVAL_SECONDS": "1",
+            "MEDIABUY_NONCE_PURGE_INTERVAL_SECONDS": "1",
             "MEDIABUY_INGEST_MAX_ATTEMPTS": "3",
             "MEDIABUY_DB_POOL_TIMEOUT_SECONDS": "1.5",
             "MEDIABUY_RETRY_AFTER_SECONDS": "7",

@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .adcp.signatures import BEARER_SCHEME, HMAC_MIN_SECRET_BYTES, HMAC_SCHEME
+from .adcp.signatures import BEARER_SCHEME, HMAC_MIN_SECRET_BYTES, HMAC_SCHEME, RFC9421_SCHEME
 from .config import settings
 
 
@@ -45,6 +45,8 @@ def _agents_add(args) -> int:
     from .store import agents
     from .store.db import transaction
 
+    if args.scheme == RFC9421_SCHEME or args.jwks_uri:
+        return _agents_add_rfc9421(args)
     secret = args.secret or secrets.token_urlsafe(32)
     if args.scheme == HMAC_SCHEME and len(secret.encode()) < HMAC_MIN_SECRET_BYTES:
         print(f"error: an HMAC secret must be at least {HMAC_MIN_SECRET_BYTES} bytes", file=sys.stderr)
@@ -57,6 +59,51 @@ def _agents_add(args) -> int:
     return 0
 
 
+def _agents_add_rfc9421(args) -> int:
+    """An RFC 9421 agent signs with the keys of its JWKS: fetched now, so a bad URI fails here."""
+    from .adcp.jwks import JwksError, fetch_jwks
+    from .store import agents
+    from .store.db import transaction
+
+    if args.scheme != RFC9421_SCHEME or not args.jwks_uri or args.secret:
+        print("error: --scheme rfc9421 takes --jwks-uri (and no --secret); --jwks-uri is for it only", file=sys.stderr)
+        return 2
+    try:
+        keys = fetch_jwks(args.jwks_uri, settings().jwks_fetch_timeout_seconds)
+    except JwksError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with transaction() as conn:
+        agents.add_agent(conn, args.id, args.name or args.id, args.endpoint, args.scheme, args.protocol,
+                         jwks_uri=args.jwks_uri)
+        agents.store_jwks(conn, args.id, keys)
+    print(json.dumps({"agent_id": args.id, "scheme": args.scheme, "jwks_uri": args.jwks_uri,
+                      "key_ids": sorted(keys), "webhook_path": f"/webhooks/adcp/{args.id}"}))
+    return 0
+
+
+def _agents_refresh_keys(args) -> int:
+    """Fetch an RFC 9421 agent's JWKS now: new keys become active, keys gone from it are retired."""
+    from .adcp.jwks import JwksError, fetch_jwks
+    from .store import agents
+    from .store.db import transaction
+
+    with transaction() as conn:
+        agent = agents.get_agent(conn, args.id)
+    if agent is None or agent["inbound_scheme"] != RFC9421_SCHEME or not agent["jwks_uri"]:
+        print(f"error: no RFC 9421 agent {args.id!r} with a JWKS URI", file=sys.stderr)
+        return 2
+    try:
+        keys = fetch_jwks(agent["jwks_uri"], settings().jwks_fetch_timeout_seconds)
+    except JwksError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with transaction() as conn:
+        retired = agents.store_jwks(conn, args.id, keys)
+    print(json.dumps({"agent_id": args.id, "key_ids": sorted(keys), "retired": retired}))
+    return 0
+
+
 def _agents_add_secret(args) -> int:
     from .store import agents
     from .store.db import transaction
@@ -66,6 +113,9 @@ def _agents_add_secret(args) -> int:
         row = conn.execute("SELECT inbound_scheme FROM sales_agents WHERE id = %s", (args.id,)).fetchone()
         if row is None:
             print(f"error: no agent {args.id!r}", file=sys.stderr)
+            return 2
+        if row["inbound_scheme"] == RFC9421_SCHEME:
+            print("error: an RFC 9421 agent has keys, not secrets: see agents refresh-keys", file=sys.stderr)
             return 2
         agents.add_secret(conn, args.id, row["inbound_scheme"], secret)
     print(json.dumps({"agent_id": args.id, "secret": secret}))
@@ -185,18 +235,22 @@ def build_parser() -> argparse.ArgumentParser:
     down.set_defaults(func=_services_down)
 
     agents = sub.add_parser("agents", help="sales agents").add_subparsers(dest="action", required=True)
-    add = agents.add_parser("add", help="register a sales agent and its first inbound secret")
+    add = agents.add_parser("add", help="register a sales agent and its first inbound secret (rfc9421: its JWKS keys)")
     add.add_argument("--id", required=True)
     add.add_argument("--name")
     add.add_argument("--endpoint", required=True, help="the agent's ADCP endpoint URI")
     add.add_argument("--protocol", choices=("mcp", "a2a"), default="mcp")
-    add.add_argument("--scheme", choices=(HMAC_SCHEME, BEARER_SCHEME), default=HMAC_SCHEME)
+    add.add_argument("--scheme", choices=(HMAC_SCHEME, BEARER_SCHEME, RFC9421_SCHEME), default=HMAC_SCHEME)
     add.add_argument("--secret", help="default: a new random secret, printed")
+    add.add_argument("--jwks-uri", help="rfc9421: the agent's JWKS, whose keys are fetched and stored now")
     add.set_defaults(func=_agents_add)
     rotate = agents.add_parser("add-secret", help="add another active secret (rotation)")
     rotate.add_argument("id")
     rotate.add_argument("--secret")
     rotate.set_defaults(func=_agents_add_secret)
+    refresh = agents.add_parser("refresh-keys", help="fetch an rfc9421 agent's JWKS again (rotation)")
+    refresh.add_argument("id")
+    refresh.set_defaults(func=_agents_refresh_keys)
     agents.add_parser("list").set_defaults(func=_agents_list)
 
     keys = sub.add_parser("apikeys", help="buyer API keys").add_subparsers(dest="action", required=True)

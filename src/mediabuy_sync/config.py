@@ -17,6 +17,10 @@ class Settings:
     redis_namespace: str
     webhook_max_body_bytes: int
     hmac_tolerance_seconds: int
+    public_base_url: str
+    jwks_refresh_interval_seconds: float
+    jwks_fetch_timeout_seconds: float
+    nonce_purge_interval_seconds: float
     db_pool_max: int
     db_connect_timeout_seconds: float
     db_pool_timeout_seconds: float
@@ -46,6 +50,10 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("redis_namespace", "MEDIABUY_REDIS_NAMESPACE", "mediabuy:", "Prefix of every Redis key and queue we use, so several deployments can share one Redis."),
     ("webhook_max_body_bytes", "MEDIABUY_WEBHOOK_MAX_BODY_BYTES", "1048576", "Largest webhook body accepted (413 above)."),
     ("hmac_tolerance_seconds", "MEDIABUY_HMAC_TOLERANCE_SECONDS", "300", "Legacy HMAC webhooks: how far X-AdCP-Timestamp may be from now."),
+    ("public_base_url", "MEDIABUY_PUBLIC_BASE_URL", "", "RFC 9421 webhooks: the scheme and host agents post to (e.g. `https://hooks.example.com`) when a proxy in front of us changes them; the signed URL is this plus the path and query received. Empty: the URL as received."),
+    ("jwks_refresh_interval_seconds", "MEDIABUY_JWKS_REFRESH_INTERVAL_SECONDS", "30", "RFC 9421: a webhook signed with an unknown key id fetches the agent's JWKS again at most once per this many seconds per agent, across all web processes."),
+    ("jwks_fetch_timeout_seconds", "MEDIABUY_JWKS_FETCH_TIMEOUT_SECONDS", "3", "Timeout of one JWKS fetch (64 KiB at most, no redirects)."),
+    ("nonce_purge_interval_seconds", "MEDIABUY_NONCE_PURGE_INTERVAL_SECONDS", "60", "How often beat deletes RFC 9421 nonces whose signatures have expired."),
     ("db_pool_max", "MEDIABUY_DB_POOL_MAX", "4", "PostgreSQL connections per process."),
     ("db_connect_timeout_seconds", "MEDIABUY_DB_CONNECT_TIMEOUT_SECONDS", "2", "Connect timeout to PostgreSQL."),
     ("db_pool_timeout_seconds", "MEDIABUY_DB_POOL_TIMEOUT_SECONDS", "3", "How long a request waits for a PostgreSQL connection before answering 503."),

@@ -1,7 +1,8 @@
 """Inbound webhook authentication: one scheme per agent, chosen at registration, never "try both".
 
 Each verifier looks at the raw body and headers only, and raises SignatureRejected with one of the
-protocol's `webhook_*` reasons. RFC 9421 plugs in as another entry of VERIFIERS.
+protocol's `webhook_*` reasons. RFC 9421 is not among them: it also needs the method and the URL, and
+hands back a nonce to record with the event, so the web calls adcp/rfc9421.py for it directly.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 HMAC_SCHEME = "hmac-sha256"
 BEARER_SCHEME = "bearer"
@@ -35,11 +36,13 @@ class SignatureRejected(Exception):
 
 @dataclass(frozen=True)
 class InboundAuth:
-    """What an agent authenticates its webhooks with: its scheme and every active secret."""
+    """What an agent authenticates its webhooks with: its scheme, every active secret, and (RFC 9421)
+    every active public JWK by key id."""
 
     agent_id: str
     scheme: str
     secrets: tuple[str, ...]
+    public_jwks: Mapping[str, Mapping] = field(default_factory=dict)
 
 
 def verify_hmac(
@@ -89,7 +92,7 @@ def verify_bearer(
 
 Verifier = Callable[[InboundAuth, Mapping[str, str], bytes, float, int], None]
 
-# RFC9421_SCHEME joins with the RFC 9421 verifier (issue 3); until then such agents are refused.
+# The shared-secret schemes. RFC9421_SCHEME is verified by adcp/rfc9421.py (see web/webhooks.py).
 VERIFIERS: dict[str, Verifier] = {
     HMAC_SCHEME: verify_hmac,
     BEARER_SCHEME: verify_bearer,
@@ -101,7 +104,7 @@ def verify(auth: InboundAuth, headers: Mapping[str, str], body: bytes, now: floa
     verifier = VERIFIERS.get(auth.scheme)
     if verifier is None:
         raise SignatureRejected(
-            "webhook_mode_mismatch", f"The agent's scheme {auth.scheme!r} is not supported by this service yet."
+            "webhook_mode_mismatch", f"The agent's scheme {auth.scheme!r} is not verified here."
         )
     if not auth.secrets:
         raise SignatureRejected("webhook_signature_key_unknown", "The agent has no active credentials.")

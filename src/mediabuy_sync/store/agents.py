@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -18,6 +20,7 @@ def add_agent(
     inbound_scheme: str,
     protocol: str = "mcp",
     outbound_auth: dict | None = None,
+    jwks_uri: str | None = None,
 ) -> None:
     conn.execute(
         Q["insert_agent"],
@@ -28,6 +31,7 @@ def add_agent(
             "protocol": protocol,
             "inbound_scheme": inbound_scheme,
             "outbound_auth": Jsonb(outbound_auth) if outbound_auth is not None else None,
+            "jwks_uri": jwks_uri,
         },
     )
 
@@ -36,6 +40,28 @@ def add_secret(conn: psycopg.Connection, agent_id: str, kind: str, secret: str) 
     """An active HMAC secret or Bearer token; older ones stay active until retired (rotation)."""
     params = {"agent_id": agent_id, "kind": kind, "key_id": None, "secret": secret, "public_jwk": None}
     return conn.execute(Q["insert_credential"], params).fetchone()["id"]
+
+
+def get_agent(conn: psycopg.Connection, agent_id: str) -> dict | None:
+    return conn.execute(Q["get_agent"], {"agent_id": agent_id}).fetchone()
+
+
+def store_jwks(conn: psycopg.Connection, agent_id: str, keys: Mapping[str, dict]) -> list[str]:
+    """Make `keys` (by kid) the agent's active RFC 9421 keys; returns the key ids retired."""
+    for key_id, jwk in keys.items():
+        conn.execute(Q["upsert_jwk"], {"agent_id": agent_id, "key_id": key_id, "public_jwk": Jsonb(jwk)})
+    rows = conn.execute(Q["retire_missing_jwks"], {"agent_id": agent_id, "key_ids": list(keys)}).fetchall()
+    return sorted(row["key_id"] for row in rows)
+
+
+def active_jwks(conn: psycopg.Connection, agent_id: str) -> dict[str, dict]:
+    return {row["key_id"]: row["public_jwk"] for row in conn.execute(Q["active_jwks"], {"agent_id": agent_id})}
+
+
+def claim_jwks_refresh(conn: psycopg.Connection, agent_id: str, interval_seconds: float) -> str | None:
+    """The agent's JWKS URI if this caller is the one to fetch it now; None within the interval."""
+    row = conn.execute(Q["claim_jwks_refresh"], {"agent_id": agent_id, "interval": interval_seconds}).fetchone()
+    return row["jwks_uri"] if row else None
 
 
 def list_agents(conn: psycopg.Connection) -> list[dict]:

@@ -12,10 +12,11 @@ import time
 from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
+from ..adcp import jwks, rfc9421
 from ..adcp.payloads import load_webhook
-from ..adcp.signatures import SignatureRejected, verify
-from ..config import settings
-from ..store import inbox
+from ..adcp.signatures import RFC9421_SCHEME, InboundAuth, SignatureRejected, verify
+from ..config import Settings, settings
+from ..store import agents, inbox, nonces
 from ..store.db import transaction
 from ..worker.app import INGEST, make_celery
 from .errors import ApiError
@@ -36,12 +37,16 @@ def receive(agent_id: str):
         raise ApiError(404, "NOT_FOUND", f"No sales agent {agent_id!r} is registered.")
     # Read with no database connection held, so a slow sender ties up nothing but its own request.
     body = _read_body(s.webhook_max_body_bytes)
+    signed = None  # RFC 9421: the nonce to record with the event
     try:
-        verify(auth, request.headers, body, time.time(), s.hmac_tolerance_seconds)
+        if auth.scheme == RFC9421_SCHEME:
+            signed = _verify_rfc9421(auth, body, s)
+        else:
+            verify(auth, request.headers, body, time.time(), s.hmac_tolerance_seconds)
+    except rfc9421.BodyMalformed as exc:
+        raise ApiError(400, "BAD_REQUEST", exc.message, {"reason": exc.reason}) from None
     except SignatureRejected as exc:
-        log.info("webhook from %s rejected: %s", agent_id, exc.reason)
-        raise ApiError(401, "UNAUTHORIZED", exc.message, {"reason": exc.reason},
-                       {"WWW-Authenticate": exc.www_authenticate}) from None
+        raise _unauthorized(agent_id, exc) from None
     raw, document = _parse_json(body)
     try:
         payload = load_webhook(document)
@@ -49,6 +54,9 @@ def receive(agent_id: str):
         raise ApiError(400, "VALIDATION_ERROR", "The webhook payload is not valid ADCP.",
                        {"fields": exc.messages}) from None
     with transaction() as conn:
+        # In the event's transaction: a replay stores nothing, and a failed insert burns no nonce.
+        if signed is not None and not nonces.claim(conn, agent_id, signed.nonce, signed.nonce_expires_at):
+            raise _unauthorized(agent_id, SignatureRejected(rfc9421.REPLAYED, "This signature was already used."))
         stored = inbox.store_event(conn, agent_id, payload["idempotency_key"], payload["task_type"], raw)
     # committed: from here on the event is ours to process, whatever happens to the enqueue
     if not stored.inserted:
@@ -61,6 +69,51 @@ def receive(agent_id: str):
     except Exception as exc:  # noqa: BLE001 - the inbox sweeper enqueues it again
         log.warning("event %s stored but not enqueued (%s); the sweeper will", stored.event_id, exc)
     return jsonify({"data": {"event_id": stored.event_id}, "error": None}), 202
+
+
+def _unauthorized(agent_id: str, exc: SignatureRejected) -> ApiError:
+    log.info("webhook from %s rejected: %s", agent_id, exc.reason)
+    return ApiError(401, "UNAUTHORIZED", exc.message, {"reason": exc.reason},
+                    {"WWW-Authenticate": exc.www_authenticate})
+
+
+def _verify_rfc9421(auth: InboundAuth, body: bytes, s: Settings) -> rfc9421.Verified:
+    target_uri = _target_uri(s.public_base_url)
+    try:
+        return rfc9421.verify_webhook(request.method, target_uri, request.headers, body, auth.public_jwks, time.time())
+    except rfc9421.UnknownKeyId:
+        # The agent may have rotated to a key we have not fetched yet: look again, then verify once more.
+        keys = _keys_after_refresh(auth.agent_id, s)
+        return rfc9421.verify_webhook(request.method, target_uri, request.headers, body, keys, time.time())
+
+
+def _target_uri(public_base_url: str) -> str:
+    """The URL the agent signed: our public base URL when one is set (a proxy in front of us changes
+    scheme or host), else the scheme and Host received; then the path and query exactly as received."""
+    path = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if not path.startswith("/"):  # no raw request target from the server: rebuild it
+        path = request.full_path if request.query_string else request.path
+    base = public_base_url.rstrip("/") if public_base_url else f"{request.scheme}://{request.host}"
+    return base + path
+
+
+def _keys_after_refresh(agent_id: str, s: Settings) -> dict:
+    """The agent's keys after fetching its JWKS again — by one process at most per agent and interval
+    (an unknown key id costs an attacker nothing to send); the others read what that one stored."""
+    with transaction() as conn:
+        jwks_uri = agents.claim_jwks_refresh(conn, agent_id, s.jwks_refresh_interval_seconds)
+    if jwks_uri is not None:
+        try:
+            keys = jwks.fetch_jwks(jwks_uri, s.jwks_fetch_timeout_seconds)
+        except jwks.JwksError as exc:
+            log.warning("JWKS refresh of %s failed: %s", agent_id, exc)
+        else:
+            with transaction() as conn:
+                retired = agents.store_jwks(conn, agent_id, keys)
+            log.info("JWKS of %s refreshed: keys %s, retired %s", agent_id, sorted(keys), retired)
+            return keys
+    with transaction() as conn:
+        return agents.active_jwks(conn, agent_id)
 
 
 def _read_body(limit: int) -> bytes:

@@ -14,6 +14,7 @@ SWEEP_ROLLUPS = "mediabuy_sync.sweep_rollups"
 SWEEP_POLLS = "mediabuy_sync.sweep_polls"
 POLL_AGENT = "mediabuy_sync.poll_agent"
 RUN_SYNC = "mediabuy_sync.run_sync"
+PURGE_NONCES = "mediabuy_sync.purge_nonces"
 
 
 def make_celery(fail_fast: bool = False) -> Celery:
@@ -47,6 +48,7 @@ def make_celery(fail_fast: bool = False) -> Celery:
             "sweep-inbox": {"task": SWEEP_INBOX, "schedule": s.inbox_sweep_interval_seconds},
             "sweep-rollups": {"task": SWEEP_ROLLUPS, "schedule": s.rollup_sweep_interval_seconds},
             "sweep-polls": {"task": SWEEP_POLLS, "schedule": s.poll_sweep_interval_seconds},
+            "purge-nonces": {"task": PURGE_NONCES, "schedule": s.nonce_purge_interval_seconds},
         },
     )
     return app

@@ -9,11 +9,13 @@ from celery import shared_task
 from celery.exceptions import Retry
 
 from ..config import settings
-from ..store import campaigns, inbox
+from ..store import campaigns, inbox, nonces
 from ..store.db import queries, transaction
 from ..store.periodic import claim_turn
 from . import coalesce
-from .app import INGEST, POLL_AGENT, RECOMPUTE, RUN_SYNC, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS, celery_app
+from .app import (
+    INGEST, POLL_AGENT, PURGE_NONCES, RECOMPUTE, RUN_SYNC, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS, celery_app,
+)
 from .ingest import process_event, record_failure
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,15 @@ def sweep_rollups() -> int:
     for campaign_id in owed:
         celery_app.send_task(RECOMPUTE, args=[campaign_id])
     return len(owed)
+
+
+@shared_task(name=PURGE_NONCES)
+def purge_nonces() -> int:
+    """Forget RFC 9421 nonces past their expiry: a signature that old fails its window check anyway."""
+    with transaction() as conn:
+        if not claim_turn(conn, PURGE_NONCES, settings().nonce_purge_interval_seconds):
+            return 0
+        return nonces.purge_expired(conn)
 
 
 # --- fallback polling, re-syncs and live status queries --------------------------------------

@@ -1,6 +1,6 @@
 -- name: insert_agent
-INSERT INTO sales_agents (id, name, endpoint_uri, protocol, inbound_scheme, outbound_auth)
-VALUES (%(id)s, %(name)s, %(endpoint_uri)s, %(protocol)s, %(inbound_scheme)s, %(outbound_auth)s);
+INSERT INTO sales_agents (id, name, endpoint_uri, protocol, inbound_scheme, outbound_auth, jwks_uri)
+VALUES (%(id)s, %(name)s, %(endpoint_uri)s, %(protocol)s, %(inbound_scheme)s, %(outbound_auth)s, %(jwks_uri)s);
 
 -- name: insert_credential
 INSERT INTO agent_credentials (agent_id, kind, key_id, secret, public_jwk)
@@ -14,3 +14,31 @@ FROM sales_agents a
 LEFT JOIN agent_credentials c ON c.agent_id = a.id
 GROUP BY a.id
 ORDER BY a.id;
+
+-- name: get_agent
+SELECT id, inbound_scheme, jwks_uri FROM sales_agents WHERE id = %(agent_id)s;
+
+-- name: upsert_jwk
+-- A key the JWKS lists: added, or updated and active again under the same key id.
+INSERT INTO agent_credentials (agent_id, kind, key_id, public_jwk)
+VALUES (%(agent_id)s, 'jwk', %(key_id)s, %(public_jwk)s)
+ON CONFLICT (agent_id, key_id) WHERE kind = 'jwk'
+DO UPDATE SET public_jwk = excluded.public_jwk, active = true, retired_at = NULL;
+
+-- name: retire_missing_jwks
+UPDATE agent_credentials
+SET active = false, retired_at = now()
+WHERE agent_id = %(agent_id)s AND kind = 'jwk' AND active AND NOT (key_id = ANY(%(key_ids)s))
+RETURNING key_id;
+
+-- name: active_jwks
+SELECT key_id, public_jwk FROM agent_credentials
+WHERE agent_id = %(agent_id)s AND kind = 'jwk' AND active;
+
+-- name: claim_jwks_refresh
+-- One process per agent and interval gets the URI and fetches; the others get no row.
+UPDATE sales_agents
+SET jwks_refreshed_at = now()
+WHERE id = %(agent_id)s AND jwks_uri IS NOT NULL
+  AND (jwks_refreshed_at IS NULL OR jwks_refreshed_at < now() - make_interval(secs => %(interval)s))
+RETURNING jwks_uri;

@@ -1,7 +1,8 @@
 -- name: agent_inbound_auth
--- The agent's scheme and its active secrets, in one round trip on the webhook path.
+-- The agent's scheme, its active secrets and its active public keys, in one round trip on the webhook path.
 SELECT a.id, a.inbound_scheme,
-       coalesce(array_agg(c.secret ORDER BY c.id) FILTER (WHERE c.active AND c.secret IS NOT NULL), '{}') AS secrets
+       coalesce(array_agg(c.secret ORDER BY c.id) FILTER (WHERE c.active AND c.secret IS NOT NULL), '{}') AS secrets,
+       coalesce(jsonb_object_agg(c.key_id, c.public_jwk) FILTER (WHERE c.active AND c.kind = 'jwk'), '{}') AS public_jwks
 FROM sales_agents a
 LEFT JOIN agent_credentials c ON c.agent_id = a.id
 WHERE a.id = %(agent_id)s

@@ -1,0 +1,40 @@
+"""Campaign lifecycle and the validity of buyer actions by status — as data."""
+
+from __future__ import annotations
+
+from .statuses import Status
+
+CAMPAIGN_STATUSES = ("DRAFT", "ACTIVE", "PAUSED", "COMPLETED", "ARCHIVED", "CANCELED")
+
+# What the buyer may do to a campaign in each status.
+EXECUTABLE_FROM = frozenset({"DRAFT", "ACTIVE", "PAUSED"})
+PAUSABLE_FROM = frozenset({"ACTIVE"})
+REACTIVATABLE_FROM = frozenset({"PAUSED"})
+UPDATABLE_FROM = frozenset({"DRAFT", "ACTIVE", "PAUSED"})
+
+# What a mediaBuys[] action may do to a buy in each status.
+CANCELABLE = frozenset({Status.ACTIVE, Status.PAUSED, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED})
+# delete archives: a draft, or a buy that is over (ARCHIVED is reachable from these in the table)
+DELETABLE = frozenset({Status.DRAFT, Status.COMPLETED, Status.CANCELED, Status.FAILED, Status.REJECTED})
+# an update is carried to the agent for buys it holds; a DRAFT buy is updated here only
+UPDATABLE = frozenset({Status.DRAFT, Status.ACTIVE, Status.PAUSED, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED})
+# the cascades reach these buys
+PAUSE_TARGETS = frozenset({Status.ACTIVE, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED})
+REACTIVATE_TARGETS = frozenset({Status.PAUSED})
+
+ACTION_ALLOWED: dict[str, frozenset[Status]] = {
+    "update": UPDATABLE,
+    "cancel": CANCELABLE,
+    "delete": DELETABLE,
+}
+
+
+def action_error(action: str, status: Status) -> str | None:
+    """Why this action can't apply to a buy in this status, or None when it can."""
+    if status in ACTION_ALLOWED[action]:
+        return None
+    if action == "cancel" and status == Status.DRAFT:
+        return "a DRAFT media buy is not at the agent: delete (archive) it instead"
+    if action == "delete" and status in CANCELABLE:
+        return f"a {status.value} media buy is live at its agent: cancel it first"
+    return f"{action} does not apply to a {status.value} media buy"

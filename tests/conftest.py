@@ -37,8 +37,8 @@ def _configure_environment() -> None:
             "MEDIABUY_RETRY_AFTER_SECONDS": "7",
             "MEDIABUY_ADMIN_TOKEN": "test-admin-token",
             "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS": "1",
-            "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS": "3",
-            "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS": "5",
+            "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS": "10",  # a first call per agent and process compiles schemas (seconds)
+            "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS": "12",
         }
     )
 

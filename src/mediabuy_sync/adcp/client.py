@@ -75,11 +75,39 @@ def _config(agent: Agent, timeout: float) -> AgentConfig:
     )
 
 
+# One client per agent per process, kept across calls: a client's first call negotiates the
+# session and capabilities and compiles the tools' schemas (seconds of CPU), which every later call
+# reuses. Keyed by everything the client is built from, so a changed endpoint or token gets a new one.
+_clients: dict[tuple, ADCPClient] = {}
+
+
+def _client_for(agent: Agent, timeout: float) -> ADCPClient:
+    auth = agent.outbound_auth or {}
+    key = (agent.id, agent.endpoint_uri, agent.protocol, auth.get("type"), auth.get("token"))
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = ADCPClient(_config(agent, timeout))
+    return client
+
+
+async def _forget(agent: Agent) -> None:
+    """Drop the agent's client after a transport failure: the next call starts a fresh session."""
+    for key in [k for k in _clients if k[0] == agent.id]:
+        client = _clients.pop(key)
+        try:
+            await asyncio.wait_for(client.close(), 2)
+        except Exception:  # noqa: BLE001 - it is broken already; we only free what we can
+            pass
+
+
 async def _call(agent: Agent, timeout: float, operation: str, call: Callable[[ADCPClient], Awaitable[Any]]) -> Any:
     """Run one task against an agent with a hard deadline; map every failure to an AgentCallError."""
     try:
-        async with ADCPClient(_config(agent, timeout)) as client:
-            result = await asyncio.wait_for(call(client), timeout)
+        try:
+            result = await asyncio.wait_for(call(_client_for(agent, timeout)), timeout)
+        except (asyncio.TimeoutError, ADCPTimeoutError, ADCPConnectionError, OSError):
+            await _forget(agent)
+            raise
     except (asyncio.TimeoutError, ADCPTimeoutError) as exc:
         raise AgentCallError(TIMEOUT, f"{operation} took longer than {timeout:g} s") from exc
     except ADCPConnectionError as exc:

@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     resync_cmd.set_defaults(func=_resync)
 
     sub.add_parser("config-table", help="the settings as the README's Markdown table").set_defaults(func=_config_table)
+    from .sim.cli import add_simulate_agent_parser  # stdlib only; the ADCP SDK loads when it runs
+
+    add_simulate_agent_parser(sub)
     return parser
 
 

@@ -45,3 +45,11 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped():
     assert all(20 <= s <= 40 for s in samples[4])
     assert max(samples[12]) <= BACKOFF_CAP and min(samples[12]) >= BACKOFF_CAP / 2
     assert len({round(s, 6) for s in samples[3]}) > 150  # jittered, not a fixed step
+
+
+def test_an_unconfirmed_pending_start_is_still_awaiting_approval():
+    from mediabuy_sync.domain.statuses import from_polled_media_buy
+
+    assert from_polled_media_buy("pending_start", confirmed=False) == Status.PENDING_APPROVAL
+    assert from_polled_media_buy("pending_start", confirmed=True) == Status.ACTIVE
+    assert from_polled_media_buy("active", confirmed=False) == Status.ACTIVE

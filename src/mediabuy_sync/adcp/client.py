@@ -60,6 +60,7 @@ class PolledBuy:
     adcp_media_buy_id: str
     status: str  # the agent's ADCP media-buy status
     status_as_of: datetime | None
+    confirmed: bool = True  # confirmed_at is set: the seller has committed to the buy
     packages: tuple[dict, ...] = ()
 
 
@@ -140,6 +141,7 @@ async def get_media_buys(agent: Agent, adcp_media_buy_ids: list[str], timeout: f
                 adcp_media_buy_id=buy.media_buy_id,
                 status=getattr(buy.status, "value", buy.status),
                 status_as_of=buy.status_as_of,
+                confirmed=buy.confirmed_at is not None,
                 packages=tuple(p.model_dump(mode="json", exclude_none=True) for p in (buy.packages or ())),
             )
             for buy in result.data.media_buys
@@ -155,8 +157,9 @@ async def _task(agent: Agent, timeout: float, operation: str, model: type, reque
         raise AgentCallError(BAD_RESPONSE, f"{operation} request invalid: {exc}") from exc
     result = await _call(agent, timeout, operation, lambda c: getattr(c, operation)(typed))
     data = result.data.model_dump(mode="json", exclude_none=True) if result.data is not None else {}
-    return {"status": getattr(result.status, "value", result.status), "data": data,
-            "task_id": getattr(result.submitted, "task_id", None) if result.submitted else None}
+    # Over MCP an async task's id comes in the answer's data; `submitted` is for other transports.
+    task_id = data.get("task_id") or (getattr(result.submitted, "task_id", None) if result.submitted else None)
+    return {"status": getattr(result.status, "value", result.status), "data": data, "task_id": task_id}
 
 
 async def create_media_buy(agent: Agent, request: dict, timeout: float) -> dict:

@@ -95,6 +95,20 @@ DELIVERY_STATUS_TO_INTERNAL: dict[str, Status | None] = {
 }
 
 
+# ADCP 3.2 has no "awaiting seller approval" media-buy status: a buy under review reads pending_start
+# with no confirmed_at (the seller has not committed). Only a confirmed pending_start is approved.
+UNCONFIRMED_MEDIA_BUY_STATUS_TO_INTERNAL: dict[str, Status] = {
+    "pending_start": S.PENDING_APPROVAL,
+}
+
+
+def from_polled_media_buy(media_buy_status: str, confirmed: bool) -> Status:
+    """Internal status for a media buy as get_media_buys describes it (confirmed: confirmed_at is set)."""
+    if not confirmed and media_buy_status in UNCONFIRMED_MEDIA_BUY_STATUS_TO_INTERNAL:
+        return UNCONFIRMED_MEDIA_BUY_STATUS_TO_INTERNAL[media_buy_status]
+    return MEDIA_BUY_STATUS_TO_INTERNAL[media_buy_status]
+
+
 def is_allowed(from_status: Status, to_status: Status) -> bool:
     """Whether a media buy may move from one status to another."""
     return to_status in ALLOWED_TRANSITIONS[from_status]

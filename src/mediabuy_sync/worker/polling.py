@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from ..adcp import client
 from ..domain.polling import BACKSTOP, SOON, backoff_seconds, next_poll_in
 from ..domain.reports import Outcome, StatusReport
-from ..domain.statuses import MEDIA_BUY_STATUS_TO_INTERNAL
+from ..domain.statuses import MEDIA_BUY_STATUS_TO_INTERNAL, from_polled_media_buy
 from ..store.db import queries, transaction
 from .status_path import apply_report
 
@@ -70,7 +70,7 @@ async def poll_page(agent: client.Agent, buy_ids: list[str], source: str = "poll
                 continue
             report = StatusReport(
                 adcp_media_buy_id=answer.adcp_media_buy_id, operation_id=None, task_id=None,
-                status=MEDIA_BUY_STATUS_TO_INTERNAL[answer.status], adcp_status=answer.status,
+                status=from_polled_media_buy(answer.status, answer.confirmed), adcp_status=answer.status,
                 as_of=answer.status_as_of or now,
             )
             applied = apply_report(conn, agent.id, report, source=source, record_noops=False)

@@ -1,0 +1,339 @@
+"""The simulated seller: a DecisioningPlatform answering the media-buy tasks from the agent's store.
+
+create_media_buy hands off to a workflow (`ctx.handoff_to_workflow`): the SDK issues the task id and
+answers `{status: "submitted", task_id}`, the lifecycle clock later completes or fails that task and
+sends the webhooks itself — the platform declares `webhook_signing_managed_externally` for exactly
+that. The media_buy_id exists from the start and is added to the submitted answer as
+`ext.media_buy_id`, so a buyer can poll get_media_buys before the seller decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from adcp.decisioning import DecisioningCapabilities, DecisioningPlatform, SingletonAccounts
+from adcp.decisioning.capabilities import WebhookSigning
+from adcp.decisioning.types import AdcpError
+
+from .store import CANCELED, LIVE, PENDING_CREATIVES, Buy, Package, PushTarget, iso, parse_time
+
+if TYPE_CHECKING:
+    from .agent import SimAgent
+
+# Products the simulator prices; any other product_id is accepted at Timings.default_cpm.
+PRODUCT_CPMS = {"display_ros": 6.0, "video_premium": 22.0, "ctv_sports": 35.0, "audio_streaming": 12.0}
+POLL_TASKS = ("get_media_buys", "get_media_buy_delivery")
+
+
+class SimSeller(DecisioningPlatform):
+    """One instance per agent; all state lives on the SimAgent."""
+
+    def __init__(self, agent: SimAgent):
+        self.agent = agent
+        self.accounts = SingletonAccounts(account_id=agent.settings.id, name=agent.settings.id)
+        algorithm = "ed25519" if agent.settings.key_algorithm == "ed25519" else "ecdsa-p256-sha256"
+        self.capabilities = DecisioningCapabilities(
+            specialisms=["sales-non-guaranteed"],
+            supported_protocols=["media_buy"],
+            # We sign and deliver every webhook ourselves (webhooks.py), so the SDK must not; the
+            # retry horizon is what the protocol asks an external publisher to declare.
+            webhook_signing=WebhookSigning(
+                supported=True,
+                profile="adcp/webhook-signing/v1",
+                algorithms=[algorithm],
+                legacy_hmac_fallback=True,
+                delivery_retry_horizon_seconds=86400,
+            ),
+            webhook_signing_managed_externally=True,
+        )
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _buy(self, media_buy_id: str) -> Buy:
+        buy = self.agent.store.get(media_buy_id)
+        if buy is None:
+            raise AdcpError("MEDIA_BUY_NOT_FOUND", message=f"No media buy {media_buy_id!r}.",
+                            field="media_buy_id", recovery="correctable")
+        return buy
+
+    async def _poll_faults(self, task: str) -> None:
+        """The ADCP-level poll faults; HTTP 5xx ones are injected before the request reaches us."""
+        agent = self.agent
+        faults = agent.faults
+        agent.stats[f"polls_{task}"] += 1
+        agent.stats["polls_received"] += 1
+        error = agent.rng_polls.random() < faults.poll_adcp_error_share
+        slow = agent.rng_polls.random() < faults.poll_slow_share
+        if slow:
+            agent.stats["polls_slowed"] += 1
+            await asyncio.sleep(faults.poll_slow_seconds)
+        if error:
+            agent.stats["polls_failed_adcp"] += 1
+            raise AdcpError("SERVICE_UNAVAILABLE", message="Simulated reporting outage; retry shortly.",
+                            recovery="transient", retry_after=1)
+        agent.stats["polls_served"] += 1
+
+    def _package(self, media_buy_id: str, index: int, request: dict[str, Any]) -> Package:
+        cpm = request.get("bid_price") or PRODUCT_CPMS.get(request["product_id"], self.agent.timings.default_cpm)
+        creative_ids = [a["creative_id"] for a in request.get("creative_assignments") or [] if a.get("creative_id")]
+        creative_ids += [c["creative_id"] for c in request.get("creatives") or [] if c.get("creative_id")]
+        return Package(
+            package_id=f"{media_buy_id}_pkg{index}",
+            product_id=request["product_id"],
+            pricing_option_id=request["pricing_option_id"],
+            cpm=float(cpm),
+            budget=request.get("budget"),
+            pacing=request.get("pacing"),
+            impressions_goal=request.get("impressions"),
+            paused=bool(request.get("paused", False)),
+            creative_ids=creative_ids,
+            context=request.get("context"),
+        )
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    async def get_products(self, req, ctx):
+        # The simulator takes any product_id / pricing_option_id; it publishes no catalog.
+        return {"products": []}
+
+    async def create_media_buy(self, req, ctx):
+        agent = self.agent
+        raw = req.model_dump(mode="json", exclude_none=True)
+        now = time.time()
+        start = parse_time(raw.get("start_time"), now)
+        end = parse_time(raw.get("end_time"), now)
+        if end <= start:
+            raise AdcpError("INVALID_REQUEST", message="end_time must be after start_time.",
+                            field="end_time", recovery="correctable")
+        if not raw.get("packages"):
+            raise AdcpError("INVALID_REQUEST", message="This seller needs explicit packages (no proposals).",
+                            field="packages", recovery="correctable")
+        existing = agent.store.by_idempotency_key(ctx.account.id, raw["idempotency_key"])
+        budget = raw.get("total_budget") or {}
+
+        async def register(task_ctx) -> None:
+            # Called once with the SDK-issued task id, before the submitted answer goes out.
+            if existing is not None:
+                # A retried create finds its buy: same media_buy_id, and the new task follows it.
+                agent.store.alias_task(existing, task_ctx.id)
+                agent.stats["creates_replayed"] += 1
+                if existing.task_status == "completed":
+                    await agent.registry.complete(task_ctx.id, existing.create_success(time.time()))
+                return
+            media_buy_id = agent.store.new_id()
+            buy = Buy(
+                media_buy_id=media_buy_id,
+                task_id=task_ctx.id,
+                account_id=ctx.account.id,
+                idempotency_key=raw["idempotency_key"],
+                created_at=now,
+                start=start,
+                end=end,
+                currency=budget.get("currency", "USD"),
+                total_budget=budget.get("amount"),
+                name=raw.get("name"),
+                context=raw.get("context"),
+                packages=[self._package(media_buy_id, i + 1, p) for i, p in enumerate(raw["packages"])],
+                push=PushTarget.from_wire(raw.get("push_notification_config")),
+                reporting=PushTarget.from_wire(raw.get("reporting_webhook")),
+                paused=bool(raw.get("paused", False)),
+                status_as_of=now,
+                updated_at=now,
+            )
+            buy.history.append({"revision": 1, "timestamp": iso(now), "action": "created",
+                                "summary": "Received; awaiting approval", "actor": "buyer"})
+            agent.store.add(buy)
+            agent.stats["creates"] += 1
+            agent.lifecycle.created(buy, now)
+
+        return ctx.handoff_to_workflow(register)
+
+    async def update_media_buy(self, media_buy_id, patch, ctx):
+        agent = self.agent
+        raw = patch.model_dump(mode="json", exclude_none=True)
+        buy = self._buy(media_buy_id)
+        now = time.time()
+        if raw.get("revision") is not None and raw["revision"] != buy.revision:
+            raise AdcpError("CONFLICT", message=f"Revision {raw['revision']} is stale; current is {buy.revision}.",
+                            field="revision", recovery="correctable")
+        if buy.terminal:
+            code = "NOT_CANCELLABLE" if raw.get("canceled") else "INVALID_STATE"
+            raise AdcpError(code, message=f"The media buy is {buy.phase}; it cannot change any more.",
+                            recovery="terminal")
+        by_id = {p.package_id: p for p in buy.packages}
+        unknown = [u["package_id"] for u in raw.get("packages") or [] if u["package_id"] not in by_id]
+        if unknown:  # checked before anything changes: an update applies whole or not at all
+            raise AdcpError("PACKAGE_NOT_FOUND", message=f"No package {unknown[0]!r} in this buy.",
+                            field="packages", recovery="correctable")
+        affected: list[Package] = []
+        if raw.get("canceled"):
+            reason = raw.get("cancellation_reason") or "Canceled by the buyer."
+            buy.phase = CANCELED
+            buy.cancellation = {"canceled_at": iso(now), "canceled_by": "buyer", "reason": reason[:500]}
+            buy.record(now, "canceled", reason, actor="buyer")
+            await agent.lifecycle.buyer_canceled(buy)
+        else:
+            if "paused" in raw and raw["paused"] != buy.paused:
+                before = buy.status(now)
+                buy.paused = raw["paused"]
+                buy.record(now, "paused" if buy.paused else "resumed",
+                           "Paused by the buyer" if buy.paused else "Resumed by the buyer",
+                           actor="buyer", status_changed=buy.status(now) != before)
+            if raw.get("start_time") is not None or raw.get("end_time") is not None:
+                buy.start = parse_time(raw["start_time"], now) if raw.get("start_time") is not None else buy.start
+                buy.end = parse_time(raw["end_time"], now) if raw.get("end_time") is not None else buy.end
+                buy.started = buy.phase == LIVE and now >= buy.start
+                buy.record(now, "updated_dates", f"Flight {iso(buy.start)} – {iso(buy.end)}",
+                           actor="buyer", status_changed=False)
+            if raw.get("total_budget"):
+                buy.total_budget = raw["total_budget"].get("amount", buy.total_budget)
+                buy.record(now, "updated_budget", f"Total budget {buy.total_budget} {buy.currency}",
+                           actor="buyer", status_changed=False)
+            for update in raw.get("packages") or []:
+                package = by_id[update["package_id"]]
+                self._apply_package_update(buy, package, update, now)
+                affected.append(package)
+            for index, request in enumerate(raw.get("new_packages") or [], start=len(buy.packages) + 1):
+                package = self._package(buy.media_buy_id, index, request)
+                buy.packages.append(package)
+                affected.append(package)
+                buy.record(now, "updated_packages", f"Added {package.package_id}", actor="buyer",
+                           package_id=package.package_id, status_changed=False)
+            agent.store.index_packages(buy)
+            if buy.phase == PENDING_CREATIVES and buy.creatives_assigned:
+                agent.lifecycle.creatives_arrived(buy, now)
+        agent.stats["updates"] += 1
+        response: dict[str, Any] = {
+            "media_buy_id": buy.media_buy_id,
+            "media_buy_status": buy.status(now),
+            "revision": buy.revision,
+            "implementation_date": iso(now) if buy.phase in (LIVE, CANCELED) else None,
+        }
+        if affected:
+            response["affected_packages"] = [p.wire() for p in affected]
+        if agent.faults.update_webhooks:
+            target = PushTarget.from_wire(raw.get("push_notification_config")) or buy.push
+            agent.emitter.emit(target, task_id=f"task_upd_{uuid.uuid4().hex[:16]}", task_type="update_media_buy",
+                               status="completed", result=response)
+        return response
+
+    def _apply_package_update(self, buy: Buy, package: Package, update: dict[str, Any], now: float) -> None:
+        summary = []
+        for name in ("budget", "pacing", "impressions"):
+            if name in update:
+                setattr(package, "impressions_goal" if name == "impressions" else name, update[name])
+                summary.append(f"{name}={update[name]}")
+        if update.get("bid_price") is not None:
+            package.cpm = float(update["bid_price"])
+            summary.append(f"bid_price={package.cpm}")
+        if "paused" in update:
+            package.paused = bool(update["paused"])
+            summary.append("paused" if package.paused else "resumed")
+        if update.get("canceled"):
+            package.canceled = True
+            summary.append("canceled")
+        if "creative_assignments" in update:
+            package.creative_ids = [a["creative_id"] for a in update["creative_assignments"]]
+            summary.append(f"{len(package.creative_ids)} creatives")
+        action = "package_canceled" if update.get("canceled") else "updated_packages"
+        buy.record(now, action, f"{package.package_id}: {', '.join(summary) or 'no change'}",
+                   actor="buyer", package_id=package.package_id, status_changed=False)
+
+    async def sync_creatives(self, req, ctx):
+        agent = self.agent
+        raw = req.model_dump(mode="json", exclude_none=True)
+        now = time.time()
+        results: dict[str, dict[str, Any]] = {}
+        for creative in raw.get("creatives") or []:
+            creative_id = creative["creative_id"]
+            action = "updated" if creative_id in agent.creatives else "created"
+            agent.creatives[creative_id] = {**creative, "synced_at": iso(now)}
+            results[creative_id] = {"creative_id": creative_id, "action": action, "status": "approved"}
+        operations = [{"operation": "assign", **a} for a in raw.get("assignments") or []]
+        operations += raw.get("assignment_operations") or []
+        touched: dict[str, Buy] = {}
+        for op in operations:
+            creative_id, package_id = op["creative_id"], op["package_id"]
+            row = results.setdefault(creative_id, {"creative_id": creative_id, "action": "unchanged",
+                                                   "status": "approved"})
+            buy = agent.store.package_owner(package_id)
+            if buy is None or buy.terminal:
+                row.setdefault("assignment_errors", {})[package_id] = (
+                    "PACKAGE_NOT_FOUND" if buy is None else f"The media buy is {buy.phase}.")
+                continue
+            package = next(p for p in buy.packages if p.package_id == package_id)
+            if op["operation"] == "unassign":
+                package.creative_ids = [c for c in package.creative_ids if c != creative_id]
+            else:
+                replaced = op.get("replaces_creative_id")
+                package.creative_ids = [c for c in package.creative_ids if c not in (creative_id, replaced)]
+                package.creative_ids.append(creative_id)
+                row.setdefault("assigned_to", []).append(package_id)
+            touched[buy.media_buy_id] = buy
+        for buy in touched.values():
+            buy.record(now, "creatives_assigned", "Creative assignments changed", actor="buyer",
+                       status_changed=False)
+            if buy.creatives_assigned:
+                agent.lifecycle.creatives_arrived(buy, now)
+        agent.stats["creative_syncs"] += 1
+        return {"creatives": list(results.values())}
+
+    async def get_media_buys(self, req, ctx):
+        await self._poll_faults("get_media_buys")
+        raw = req.model_dump(mode="json", exclude_none=True)
+        now = time.time()
+        history = int(raw.get("include_history") or 0)
+        store = self.agent.store
+        errors = []
+        if raw.get("media_buy_ids"):
+            buys = []
+            for media_buy_id in raw["media_buy_ids"]:
+                buy = store.get(media_buy_id)
+                if buy is None:
+                    errors.append({"code": "MEDIA_BUY_NOT_FOUND", "message": f"No media buy {media_buy_id!r}.",
+                                   "field": "media_buy_ids"})
+                else:
+                    buys.append(buy)
+        else:
+            wanted = raw.get("status_filter") or ["active"]
+            wanted = {wanted} if isinstance(wanted, str) else set(wanted)
+            buys = [b for b in store.buys.values() if b.status(now) in wanted]
+        response: dict[str, Any] = {"media_buys": [b.media_buy(now, history) for b in buys]}
+        if errors:
+            response["errors"] = errors
+        return response
+
+    async def get_media_buy_delivery(self, req, ctx):
+        await self._poll_faults("get_media_buy_delivery")
+        raw = req.model_dump(mode="json", exclude_none=True)
+        now = time.time()
+        store = self.agent.store
+        if raw.get("media_buy_ids"):
+            buys = [self._buy(i) for i in raw["media_buy_ids"]]
+        else:
+            buys = list(store.buys.values())
+        start = min((b.start for b in buys), default=now)
+        return {
+            "reporting_period": {"start": iso(min(start, now)), "end": iso(now)},
+            "media_buy_deliveries": [b.delivery(now) for b in buys],
+        }
+
+    async def provide_performance_feedback(self, req, ctx):
+        return {"success": True}
+
+    async def list_creatives(self, req, ctx):
+        creatives = [
+            {"creative_id": c["creative_id"], "name": c.get("name", c["creative_id"]), "status": "approved"}
+            for c in self.agent.creatives.values()
+        ]
+        return {
+            "creatives": creatives,
+            "query_summary": {"total_matching": len(creatives), "returned": len(creatives)},
+            "pagination": {"has_more": False},
+        }
+
+    async def list_creative_formats_legacy(self, req, ctx):
+        return {"formats": []}

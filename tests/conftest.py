@@ -39,6 +39,8 @@ def _configure_environment() -> None:
             "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS": "1",
             "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS": "10",  # a first call per agent and process compiles schemas (seconds)
             "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS": "12",
+            # room for a cold worker's first calls; tests of actions read the answer with a longer timeout
+            "MEDIABUY_ACTION_DEADLINE_SECONDS": "20",
         }
     )
 
@@ -65,13 +67,18 @@ def database():
 @pytest.fixture(scope="session")
 def stack(database):
     """gunicorn, one Celery worker and one beat, as the Procfile runs them."""
-    from support.stack import start_beat, start_web, start_worker
+    from support.stack import free_port, start_beat, start_web, start_worker
 
     env = dict(os.environ)
     worker = start_worker(env)
     beat = start_beat(env)
-    web, base_url = start_web(env)
-    yield {"env": env, "base_url": base_url, "web": web, "worker": worker, "beat": beat}
+    # The web tells agents where to post webhooks (execute): its own address, known once the port is
+    # picked. Only the web's environment has it: a web a test starts elsewhere keeps "as received".
+    port = free_port()
+    public = {"MEDIABUY_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    web, base_url = start_web({**env, **public}, port=port)
+    yield {"env": env, "base_url": base_url, "web": web, "worker": worker, "beat": beat,
+           "public_base_url": public["MEDIABUY_PUBLIC_BASE_URL"]}
     for proc in (web, beat, worker):
         proc.stop()
 

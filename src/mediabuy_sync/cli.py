@@ -285,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .sim.cli import add_simulate_agent_parser  # stdlib only; the ADCP SDK loads when it runs
 
     add_simulate_agent_parser(sub)
+    from .demo import add_parser as add_demo_parser
+
+    add_demo_parser(sub)
     return parser
 
 

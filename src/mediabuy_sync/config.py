@@ -36,6 +36,9 @@ class Settings:
     agent_call_timeout_seconds: float
     status_query_window_seconds: int
     status_query_deadline_seconds: float
+    action_deadline_seconds: float
+    cascade_max_attempts: int
+    brand_domain: str
     admin_token: str
     web_bind: str
     web_workers: int
@@ -50,7 +53,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("redis_namespace", "MEDIABUY_REDIS_NAMESPACE", "mediabuy:", "Prefix of every Redis key and queue we use, so several deployments can share one Redis."),
     ("webhook_max_body_bytes", "MEDIABUY_WEBHOOK_MAX_BODY_BYTES", "1048576", "Largest webhook body accepted (413 above)."),
     ("hmac_tolerance_seconds", "MEDIABUY_HMAC_TOLERANCE_SECONDS", "300", "Legacy HMAC webhooks: how far X-AdCP-Timestamp may be from now."),
-    ("public_base_url", "MEDIABUY_PUBLIC_BASE_URL", "", "RFC 9421 webhooks: the scheme and host agents post to (e.g. `https://hooks.example.com`) when a proxy in front of us changes them; the signed URL is this plus the path and query received. Empty: the URL as received."),
+    ("public_base_url", "MEDIABUY_PUBLIC_BASE_URL", "", "The scheme and host agents post webhooks to (e.g. `https://hooks.example.com`): execute registers `<this>/webhooks/adcp/<agent_id>` with each agent, and RFC 9421 verification takes the signed URL to be this plus the path and query received. Empty: `http://` + `MEDIABUY_BIND` for the first, the URL as received for the second."),
     ("jwks_refresh_interval_seconds", "MEDIABUY_JWKS_REFRESH_INTERVAL_SECONDS", "30", "RFC 9421: a webhook signed with an unknown key id fetches the agent's JWKS again at most once per this many seconds per agent, across all web processes."),
     ("jwks_fetch_timeout_seconds", "MEDIABUY_JWKS_FETCH_TIMEOUT_SECONDS", "3", "Timeout of one JWKS fetch (64 KiB at most, no redirects)."),
     ("nonce_purge_interval_seconds", "MEDIABUY_NONCE_PURGE_INTERVAL_SECONDS", "60", "How often beat deletes RFC 9421 nonces whose signatures have expired."),
@@ -69,6 +72,9 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("agent_call_timeout_seconds", "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS", "10", "Deadline of one ADCP call to a sales agent."),
     ("status_query_window_seconds", "MEDIABUY_STATUS_QUERY_WINDOW_SECONDS", "30", "A campaign's live media-buy-status query may run once per this many seconds (429 otherwise)."),
     ("status_query_deadline_seconds", "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS", "8", "How long a live media-buy-status query waits for the agents."),
+    ("action_deadline_seconds", "MEDIABUY_ACTION_DEADLINE_SECONDS", "10", "How long execute, update, pause and reactivate wait for their calls to the agents before answering with what is known (the rest carries on; GET the campaign for its cascades)."),
+    ("cascade_max_attempts", "MEDIABUY_CASCADE_MAX_ATTEMPTS", "3", "Attempts at one agent's share of a cascade (agent unreachable, timing out or answering a transient error) before its items fail."),
+    ("brand_domain", "MEDIABUY_BRAND_DOMAIN", "example.com", "The brand domain sent as `brand.domain` with create_media_buy (advertisers do not carry their own yet)."),
     ("admin_token", "MEDIABUY_ADMIN_TOKEN", "", "Bearer token of the /admin endpoints; empty: they answer 403."),
     ("web_bind", "MEDIABUY_BIND", "127.0.0.1:8000", "Where gunicorn listens."),
     ("web_workers", "MEDIABUY_WEB_WORKERS", "2", "gunicorn worker processes."),

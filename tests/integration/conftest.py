@@ -10,6 +10,7 @@ from mediabuy_sync.domain.statuses import Status
 from mediabuy_sync.store import agents, api_keys
 from mediabuy_sync.store.campaigns import NewBuy, create_campaign
 from mediabuy_sync.store.db import transaction
+from support.buyer import Buyer
 from support.webhooks import Sender
 
 
@@ -62,5 +63,16 @@ def api_key(database):
     def make(advertiser_id: str = "adv_test") -> str:
         with transaction() as conn:
             return api_keys.create_key(conn, advertiser_id)[1]
+
+    return make
+
+
+@pytest.fixture
+def buyer(stack, api_key):
+    """A buyer API client with a key of its own: buyer() for a fresh advertiser, buyer("adv_x") for that one."""
+
+    def make(advertiser_id: str | None = None) -> Buyer:
+        advertiser_id = advertiser_id or "adv_" + secrets.token_hex(4)
+        return Buyer(stack["base_url"], advertiser_id, api_key(advertiser_id))
 
     return make

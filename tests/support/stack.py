@@ -80,8 +80,8 @@ def _argv(procfile_line: str) -> list[str]:
     return argv
 
 
-def start_web(env: dict[str, str], name: str = "web") -> tuple[Process, str]:
-    port = free_port()
+def start_web(env: dict[str, str], name: str = "web", port: int | None = None) -> tuple[Process, str]:
+    port = port or free_port()
     env = {**env, "MEDIABUY_BIND": f"127.0.0.1:{port}"}
     proc = Process(name, _argv(PROCFILE["web"]), env)
     base = f"http://127.0.0.1:{port}"

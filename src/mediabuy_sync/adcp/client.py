@@ -109,6 +109,14 @@ async def _call(agent: Agent, timeout: float, operation: str, call: Callable[[AD
         except (asyncio.TimeoutError, ADCPTimeoutError, ADCPConnectionError, OSError):
             await _forget(agent)
             raise
+        except asyncio.CancelledError as exc:
+            # The SDK's MCP transport lets a refused connection escape as its cancel scope's
+            # CancelledError; only when nobody cancelled us is it that, and not a real cancellation.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            await _forget(agent)
+            raise AgentCallError(UNREACHABLE, f"{operation}: could not connect to {agent.endpoint_uri}") from exc
     except (asyncio.TimeoutError, ADCPTimeoutError) as exc:
         raise AgentCallError(TIMEOUT, f"{operation} took longer than {timeout:g} s") from exc
     except ADCPConnectionError as exc:

@@ -20,7 +20,9 @@ DELETABLE = frozenset({Status.DRAFT, Status.COMPLETED, Status.CANCELED, Status.F
 UPDATABLE = frozenset({Status.DRAFT, Status.ACTIVE, Status.PAUSED, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED})
 # the cascades reach these buys
 PAUSE_TARGETS = frozenset({Status.ACTIVE, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED})
-REACTIVATE_TARGETS = frozenset({Status.PAUSED})
+# A buy the pause reached while still pending is paused at its agent too, and turns PAUSED only once
+# approved: reactivate resumes it as well, or it would stay paused under an ACTIVE campaign.
+REACTIVATE_TARGETS = frozenset({Status.PAUSED, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED})
 
 ACTION_ALLOWED: dict[str, frozenset[Status]] = {
     "update": UPDATABLE,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ..domain.polling import next_poll_in
 from ..domain.rollup import Rollup, rollup
@@ -93,9 +95,114 @@ def rollups_owed(conn: psycopg.Connection, limit: int = 1000) -> list[str]:
 
 
 def campaign_view(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> dict | None:
-    """The campaign as the buyer API shows it, or None if it is not this advertiser's."""
+    """The campaign as the buyer API shows it, or None if it is not this advertiser's: its row, its
+    products and creatives, and its media buys, each with its packages (under "packages")."""
     campaign = conn.execute(Q["get_for_advertiser"], {"campaign_id": campaign_id, "advertiser_id": advertiser_id}).fetchone()
     if campaign is None:
         return None
-    buys = conn.execute(Q["buys_of_campaign"], {"campaign_id": campaign_id}).fetchall()
-    return {"campaign": campaign, "media_buys": buys}
+    params = {"campaign_id": campaign_id}
+    buys = conn.execute(Q["buys_of_campaign"], params).fetchall()
+    packages: dict[str, list[dict]] = {}
+    for package in conn.execute(Q["packages_of_campaign"], params):
+        packages.setdefault(package["media_buy_id"], []).append(package)
+    return {
+        "campaign": campaign,
+        "products": conn.execute(Q["products_of_campaign"], params).fetchall(),
+        "creatives": conn.execute(Q["creatives_of_campaign"], params).fetchall(),
+        "media_buys": [{**buy, "packages": packages.get(buy["id"], [])} for buy in buys],
+    }
+
+
+@dataclass(frozen=True)
+class PlannedProduct:
+    """A product the buyer selected; pacing_periods as JSON: [{label, startTime, endTime, budget?}]."""
+
+    sales_agent_id: str
+    product_id: str
+    budget: Decimal
+    formats: list[str]
+    pacing: str | None = None
+    bid_price: Decimal | None = None
+    pricing_option_id: str | None = None
+    pacing_periods: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlannedCreative:
+    creative_id: str
+    format: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A DRAFT campaign as the buyer sends it; the JSON parts are stored as given."""
+
+    advertiser_id: str
+    name: str
+    flight_start: datetime
+    flight_end: datetime
+    budget_total: Decimal
+    currency: str
+    products: list[PlannedProduct]
+    creatives: list[PlannedCreative]
+    daily_cap: Decimal | None = None
+    pacing: str | None = None
+    property_list: dict | None = None
+    frequency_caps: list[dict] = field(default_factory=list)
+    optimization_goals: list[dict] = field(default_factory=list)
+
+
+def registered_agents(conn: psycopg.Connection, agent_ids: list[str]) -> set[str]:
+    """Those of `agent_ids` that are registered sales agents."""
+    return {row["id"] for row in conn.execute(Q["registered_agents"], {"agent_ids": list(agent_ids)})}
+
+
+def create_plan(conn: psycopg.Connection, plan: Plan) -> str:
+    """A DRAFT campaign with its products and creative manifest (no media buys: execute makes them).
+    Returns its id. Call it inside the caller's transaction: all of it is stored, or nothing."""
+    campaign_id = new_id("cmp")
+    conn.execute(Q["insert_plan"], {
+        "id": campaign_id, "advertiser_id": plan.advertiser_id, "name": plan.name,
+        "flight_start": plan.flight_start, "flight_end": plan.flight_end,
+        "budget_total": plan.budget_total, "currency": plan.currency, "daily_cap": plan.daily_cap,
+        "pacing": plan.pacing,
+        "property_list": Jsonb(plan.property_list) if plan.property_list is not None else None,
+        "frequency_caps": Jsonb(plan.frequency_caps), "optimization_goals": Jsonb(plan.optimization_goals),
+    })
+    with conn.cursor() as cur:
+        cur.executemany(Q["insert_product"], [
+            {"campaign_id": campaign_id, "position": position, "sales_agent_id": p.sales_agent_id,
+             "product_id": p.product_id, "budget": p.budget, "pacing": p.pacing, "bid_price": p.bid_price,
+             "pricing_option_id": p.pricing_option_id, "formats": list(p.formats),
+             "pacing_periods": Jsonb(p.pacing_periods)}
+            for position, p in enumerate(plan.products)
+        ])
+        if plan.creatives:
+            cur.executemany(Q["insert_creative"], [
+                {"campaign_id": campaign_id, "creative_id": c.creative_id, "format": c.format, "name": c.name}
+                for c in plan.creatives
+            ])
+    return campaign_id
+
+
+def list_campaigns(
+    conn: psycopg.Connection,
+    advertiser_id: str,
+    *,
+    limit: int,
+    offset: int = 0,
+    status: str | None = None,
+    after: tuple[datetime, str] | None = None,
+) -> tuple[list[dict], int]:
+    """One page of the advertiser's campaigns, newest first, and how many match in all.
+
+    `after` is the (created_at, id) of the last campaign of the previous page (a cursor); `limit + 1`
+    rows are read so the caller can tell whether another page follows.
+    """
+    after_created_at, after_id = after or (None, None)
+    params = {"advertiser_id": advertiser_id, "status": status, "limit": limit + 1, "offset": offset,
+              "after_created_at": after_created_at, "after_id": after_id}
+    rows = conn.execute(Q["list_for_advertiser"], params).fetchall()
+    total = conn.execute(Q["count_for_advertiser"], params).fetchone()["total"]
+    return rows, total

@@ -1,25 +1,38 @@
-"""The Flask app: webhooks in, the buyer API, ops endpoints. Thin edges over the store."""
+"""The Flask app: webhooks in, the buyer API, admin and ops endpoints. Thin edges over the store."""
 
 from __future__ import annotations
+
+from importlib import import_module
 
 from flask import Flask
 
 from ..config import settings
 from ..logs import configure_logging
 
+# Each module has a flask-smorest blueprint `bp`; listing it here serves it and puts it in /openapi.json.
+BLUEPRINT_MODULES = (
+    "ops",
+    "docs",
+    "webhooks",
+    "buyer",
+    "actions",
+    "admin",
+)
+
 
 def create_app() -> Flask:
     configure_logging()
-    app = Flask(__name__)
+    # no static folder: every route the app has is in the OpenAPI document
+    app = Flask(__name__, static_folder=None)
     # Werkzeug refuses larger bodies from Content-Length up front, and caps chunked ones while reading.
     app.config["MAX_CONTENT_LENGTH"] = settings().webhook_max_body_bytes
     app.json.sort_keys = False
 
-    from . import admin, buyer, errors, ops, webhooks
+    from . import errors
+    from .api import make_api
 
-    errors.register(app)
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(buyer.bp)
-    app.register_blueprint(ops.bp)
-    app.register_blueprint(admin.bp)
+    api = make_api(app)
+    for name in BLUEPRINT_MODULES:
+        api.register_blueprint(import_module(f"{__name__}.{name}").bp)
+    errors.register(app)  # after the Api, whose HTTP error handler it replaces with the same envelope
     return app

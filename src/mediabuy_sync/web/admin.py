@@ -2,76 +2,106 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
-from flask import Blueprint, jsonify, request
+from marshmallow import Schema, fields, validate
 
 from .. import resync
-from ..config import settings
 from ..store import inbox, sync_runs
 from ..store.db import transaction
 from ..worker.app import INGEST
+from .auth import admin_blueprint
 from .errors import ApiError
 from .publisher import publisher
+from .schemas import Count, Strict
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = admin_blueprint("admin", __name__, description="Re-sync media buys, campaigns or agents; dead webhook events.")
 
 RESYNC_KINDS = {"media-buys": "media_buy", "campaigns": "campaign", "agents": "agent"}
 
 
-@bp.before_request
-def _authenticate():
-    token = settings().admin_token
-    if not token:
-        raise ApiError(403, "FORBIDDEN", "The admin endpoints are disabled: MEDIABUY_ADMIN_TOKEN is not set.")
-    scheme, _, presented = (request.headers.get("Authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not presented:
-        raise ApiError(401, "UNAUTHORIZED", "Send the admin token as Authorization: Bearer <token>.",
-                       headers={"WWW-Authenticate": "Bearer"})
-    # compare digests: constant time whatever the lengths
-    if not hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), hashlib.sha256(token.encode()).digest()):
-        raise ApiError(401, "UNAUTHORIZED", "The admin token is not valid.",
-                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+class ResyncStarted(Schema):
+    run_id = fields.Integer(required=True)
+    total = fields.Integer(required=True, metadata={"description": "Media buys the run polls."})
 
 
-@bp.post("/resync/<kind>/<target_id>")
+class SyncRun(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    target_id = fields.String(required=True)
+    source = fields.String(required=True)
+    state = fields.String(required=True, metadata={"enum": ["queued", "running", "done", "failed"]})
+    total = fields.Integer(required=True)
+    done = fields.Integer(required=True)
+    result = fields.Raw(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class DeadEventsQuery(Strict):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class DeadEvent(Schema):
+    id = fields.Integer(required=True)
+    agent_id = fields.String(required=True)
+    idempotency_key = fields.String(required=True)
+    task_type = fields.String(required=True)
+    received_at = fields.DateTime(required=True)
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True)
+
+
+class ReplayRequest(Strict):
+    event_ids = fields.List(Count(validate=validate.Range(min=1, max=2**63 - 1)), required=True,
+                            validate=validate.Length(min=1, max=1000))
+
+
+class ReplayAnswer(Schema):
+    replayed = fields.List(fields.Integer(), required=True)
+    not_dead = fields.List(fields.Integer(), required=True, metadata={"description": "Ids that were not dead."})
+
+
+@bp.route("/resync/<any(\"media-buys\", campaigns, agents):kind>/<id:target_id>", methods=["POST"])
+@bp.response(202, ResyncStarted)
 def resync_target(kind: str, target_id: str):
-    if kind not in RESYNC_KINDS:
-        raise ApiError(404, "NOT_FOUND", f"Re-sync applies to {', '.join(RESYNC_KINDS)}.")
+    """Re-sync a media buy, a campaign or an agent
+
+    Polls its non-terminal media buys through a worker; follow the run at /admin/sync-runs/{run_id}.
+    """
     run_id = resync.request(RESYNC_KINDS[kind], target_id, "admin", publisher)
     run = sync_runs.get(run_id)
     if run["total"] == 0:
         sync_runs.finish(run_id, "done", {"agents_queried": 0, "media_buys": [], "errors": [], "updated": 0})
-    return jsonify({"data": {"run_id": run_id, "total": run["total"]}, "error": None}), 202
+    return {"run_id": run_id, "total": run["total"]}
 
 
-@bp.get("/sync-runs/<int:run_id>")
+@bp.route("/sync-runs/<int:run_id>", methods=["GET"])
+@bp.response(200, SyncRun)
+@bp.alt_response(404, "NOT_FOUND")
 def get_run(run_id: int):
+    """A re-sync run: its progress, and its result once done"""
     run = sync_runs.get(run_id)
     if run is None:
         raise ApiError(404, "NOT_FOUND", f"No sync run {run_id}.")
-    return jsonify({"data": {**run, "created_at": run["created_at"].isoformat(),
-                             "finished_at": run["finished_at"].isoformat() if run["finished_at"] else None},
-                    "error": None})
+    return run
 
 
-@bp.get("/events/dead")
-def dead_events():
-    limit = min(int(request.args.get("limit", 100)), 1000) if request.args.get("limit", "100").isdigit() else 100
+@bp.route("/events/dead", methods=["GET"])
+@bp.arguments(DeadEventsQuery, location="query")
+@bp.response(200, DeadEvent(many=True))
+def dead_events(query: dict):
+    """Webhook events that failed every attempt, oldest first"""
     with transaction() as conn:
-        rows = inbox.list_dead(conn, limit)
-    return jsonify({"data": [{**r, "received_at": r["received_at"].isoformat()} for r in rows], "error": None})
+        return inbox.list_dead(conn, query["limit"])
 
 
-@bp.post("/events/replay")
-def replay_events():
-    body = request.get_json(silent=True)
-    ids = body.get("event_ids") if isinstance(body, dict) else None
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids):
-        raise ApiError(400, "VALIDATION_ERROR", "Send {\"event_ids\": [<int>, …]}.", {"fields": {"event_ids": ["A non-empty list of integers."]}})
+@bp.route("/events/replay", methods=["POST"])
+@bp.arguments(ReplayRequest)
+@bp.response(200, ReplayAnswer)
+def replay_events(body: dict):
+    """Process dead events again"""
+    ids = body["event_ids"]
     with transaction() as conn:
         replayed = inbox.replay_dead(conn, ids)
     for event_id in replayed:
         publisher.send_task(INGEST, args=[event_id])
-    return jsonify({"data": {"replayed": replayed, "not_dead": sorted(set(ids) - set(replayed))}, "error": None})
+    return {"replayed": replayed, "not_dead": sorted(set(ids) - set(replayed))}

@@ -5,12 +5,24 @@ from __future__ import annotations
 from functools import cache
 
 import redis
-from flask import Blueprint, jsonify
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
 from ..config import settings
 from ..store.db import transaction
 
-bp = Blueprint("ops", __name__)
+# Not the envelope: load balancers and orchestrators read these.
+bp = Blueprint("ops", __name__, description="Liveness and readiness.")
+
+
+class Health(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ok"]})
+
+
+class Readiness(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ready", "unavailable"]})
+    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                         metadata={"description": '{"postgres": "ok" | "unavailable: …", "redis": …}'})
 
 
 @cache
@@ -18,13 +30,18 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings().redis_url, socket_timeout=1, socket_connect_timeout=1)
 
 
-@bp.get("/healthz")
+@bp.route("/healthz", methods=["GET"])
+@bp.response(200, Health)
 def healthz():
-    return jsonify({"status": "ok"})
+    """The process is up"""
+    return {"status": "ok"}
 
 
-@bp.get("/readyz")
+@bp.route("/readyz", methods=["GET"])
+@bp.response(200, Readiness)
+@bp.alt_response(503, schema=Readiness, description="PostgreSQL or Redis does not answer.")
 def readyz():
+    """PostgreSQL and Redis answer"""
     checks = {}
     try:
         with transaction() as conn:
@@ -38,4 +55,4 @@ def readyz():
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"unavailable: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return jsonify({"status": "ready" if ready else "unavailable", "checks": checks}), 200 if ready else 503
+    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503

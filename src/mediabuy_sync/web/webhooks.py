@@ -9,25 +9,50 @@ import json
 import logging
 import time
 
-from flask import Blueprint, jsonify, request
-from marshmallow import ValidationError
+from flask import jsonify, request
+from marshmallow import Schema, ValidationError, fields
 
 from ..adcp import jwks, rfc9421
-from ..adcp.payloads import load_webhook
+from ..adcp.payloads import WebhookPayload, load_webhook
 from ..adcp.signatures import RFC9421_SCHEME, InboundAuth, SignatureRejected, verify
 from ..config import Settings, settings
 from ..store import agents, inbox, nonces
 from ..store.db import transaction
 from ..worker.app import INGEST, make_celery
+from .api import ERROR_HEADERS, ApiBlueprint
 from .errors import ApiError
+from .schemas import ErrorEnvelope
 
 log = logging.getLogger(__name__)
-bp = Blueprint("webhooks", __name__)
+bp = ApiBlueprint("webhooks", __name__, description="ADCP webhooks from sales agents.")
 publisher = make_celery(fail_fast=True)
 
 
-@bp.post("/webhooks/adcp/<agent_id>")
+class WebhookAccepted(Schema):
+    event_id = fields.Integer(required=True)
+    duplicate = fields.Boolean(metadata={"description": "true: this idempotency_key was already received."})
+
+
+@bp.route("/webhooks/adcp/<id:agent_id>", methods=["POST"])
+# Documented only: the body is verified on its raw bytes first, so it is not parsed by webargs.
+@bp.doc(requestBody={"required": True, "content": {"application/json": {"schema": WebhookPayload}}})
+@bp.response(202, WebhookAccepted, description="Stored; it will be processed.")
+@bp.alt_response(200, schema=WebhookAccepted, description="A duplicate: already stored, nothing changed.",
+                 success=True)
+@bp.alt_response(400, schema=ErrorEnvelope, description="Not JSON, or not a valid ADCP webhook (details.fields).")
+@bp.alt_response(401, schema=ErrorEnvelope, description="Signature or token missing or wrong (WWW-Authenticate says why).",
+                 headers=ERROR_HEADERS[401])
+@bp.alt_response(404, schema=ErrorEnvelope, description="No such sales agent.")
+@bp.alt_response(409, schema=ErrorEnvelope, description="This idempotency_key was used for another payload.")
+@bp.alt_response(413, "REQUEST_ENTITY_TOO_LARGE")
+@bp.alt_response(415, "UNSUPPORTED_MEDIA_TYPE")
 def receive(agent_id: str):
+    """Receive an ADCP webhook
+
+    Signed with the agent's registered scheme: RFC 9421 (Signature-Input, Signature, Content-Digest),
+    legacy HMAC-SHA256 (X-AdCP-Timestamp, X-AdCP-Signature) or Bearer. Verified on the raw body, then
+    validated, committed to the inbox and enqueued.
+    """
     s = settings()
     if request.mimetype != "application/json":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Webhooks must be sent as application/json.")

@@ -15,6 +15,8 @@ SWEEP_POLLS = "mediabuy_sync.sweep_polls"
 POLL_AGENT = "mediabuy_sync.poll_agent"
 RUN_SYNC = "mediabuy_sync.run_sync"
 PURGE_NONCES = "mediabuy_sync.purge_nonces"
+RUN_CASCADE_AGENT = "mediabuy_sync.run_cascade_agent"
+SWEEP_CASCADES = "mediabuy_sync.sweep_cascades"
 
 
 def make_celery(fail_fast: bool = False) -> Celery:
@@ -49,6 +51,7 @@ def make_celery(fail_fast: bool = False) -> Celery:
             "sweep-rollups": {"task": SWEEP_ROLLUPS, "schedule": s.rollup_sweep_interval_seconds},
             "sweep-polls": {"task": SWEEP_POLLS, "schedule": s.poll_sweep_interval_seconds},
             "purge-nonces": {"task": PURGE_NONCES, "schedule": s.nonce_purge_interval_seconds},
+            "sweep-cascades": {"task": SWEEP_CASCADES, "schedule": s.inbox_sweep_interval_seconds},
         },
     )
     return app

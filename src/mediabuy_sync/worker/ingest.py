@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..adcp.payloads import load_webhook
 from ..domain.reports import Outcome, creative_reviews_from_webhook, deliveries_from_webhook, reports_from_webhook
-from ..store import inbox
+from ..store import actions, inbox
 from ..store.db import queries, transaction
 from .delivery import apply_delivery, apply_reviews, buys_for_reviews
 from .status_path import UnknownMediaBuy, apply_report
@@ -47,6 +47,10 @@ def process_event(event_id: int) -> Processed:
                 changed.add(applied.campaign_id)
         for delivery in deliveries_from_webhook(payload):  # the buys are locked by now
             apply_delivery(conn, buy_of[delivery.adcp_media_buy_id], delivery)
+        result = payload.get("result") or {}
+        if payload["task_type"] == "create_media_buy" and result.get("packages") and result.get("media_buy_id") in buy_of:
+            # the agent's package ids: what later updates and delivery reports name the packages by
+            actions.learn_from_agent(conn, buy_of[result["media_buy_id"]], result["packages"])
         reviews = creative_reviews_from_webhook(payload)
         if reviews:
             buys = buys_for_reviews(conn, event["agent_id"], payload, reviews)

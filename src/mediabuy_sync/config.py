@@ -16,6 +16,10 @@ class Settings:
     redis_url: str
     redis_namespace: str
     webhook_max_body_bytes: int
+    webhook_body_timeout_seconds: float
+    webhook_rate_per_agent: float
+    webhook_burst_per_agent: int
+    secrets_key: str
     hmac_tolerance_seconds: int
     public_base_url: str
     jwks_refresh_interval_seconds: float
@@ -29,6 +33,7 @@ class Settings:
     inbox_sweep_interval_seconds: float
     rollup_sweep_interval_seconds: float
     ingest_max_attempts: int
+    recompute_every_change: int
     retry_after_seconds: int
     log_level: str
     poll_sweep_interval_seconds: float
@@ -43,7 +48,13 @@ class Settings:
     web_bind: str
     web_workers: int
     web_threads: int
+    web_limit_request_line: int
+    web_limit_request_fields: int
+    web_limit_request_field_size: int
     access_log: str
+    worker_metrics_port: int
+    beat_metrics_port: int
+    metrics_bind: str
 
 
 # (field, environment variable, default, meaning)
@@ -52,6 +63,10 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("redis_url", "REDIS_URL", "redis://127.0.0.1:6379/0", "Redis: the Celery broker and the recompute coalescing keys."),
     ("redis_namespace", "MEDIABUY_REDIS_NAMESPACE", "mediabuy:", "Prefix of every Redis key and queue we use, so several deployments can share one Redis."),
     ("webhook_max_body_bytes", "MEDIABUY_WEBHOOK_MAX_BODY_BYTES", "1048576", "Largest webhook body accepted (413 above)."),
+    ("webhook_body_timeout_seconds", "MEDIABUY_WEBHOOK_BODY_TIMEOUT_SECONDS", "10", "A webhook body must arrive within this many seconds (and no read may wait longer): 408 otherwise, so a slow sender cannot hold a web thread."),
+    ("webhook_rate_per_agent", "MEDIABUY_WEBHOOK_RATE_PER_AGENT", "100", "Webhooks per second one agent may send to one web process (a token bucket, counted after the signature verifies; 429 with `Retry-After` above). The tier-wide limit is this times the web processes (`MEDIABUY_WEB_WORKERS` × instances)."),
+    ("webhook_burst_per_agent", "MEDIABUY_WEBHOOK_BURST_PER_AGENT", "500", "Webhooks one agent may send at once to one web process above its rate (the bucket's size)."),
+    ("secrets_key", "MEDIABUY_SECRETS_KEY", "", "Fernet key(s) encrypting agent HMAC secrets and Bearer tokens at rest, comma-separated: the first encrypts, every one decrypts (rotation: prepend a new key, then `mediabuy-sync secrets rotate`). Every process needs it and refuses to start without it; `mediabuy-sync services up` (and so `./dev`) makes one in `.local/secrets.key` when unset."),
     ("hmac_tolerance_seconds", "MEDIABUY_HMAC_TOLERANCE_SECONDS", "300", "Legacy HMAC webhooks: how far X-AdCP-Timestamp may be from now."),
     ("public_base_url", "MEDIABUY_PUBLIC_BASE_URL", "", "The scheme and host agents post webhooks to (e.g. `https://hooks.example.com`): execute registers `<this>/webhooks/adcp/<agent_id>` with each agent, and RFC 9421 verification takes the signed URL to be this plus the path and query received. Empty: `http://` + `MEDIABUY_BIND` for the first, the URL as received for the second."),
     ("jwks_refresh_interval_seconds", "MEDIABUY_JWKS_REFRESH_INTERVAL_SECONDS", "30", "RFC 9421: a webhook signed with an unknown key id fetches the agent's JWKS again at most once per this many seconds per agent, across all web processes."),
@@ -65,6 +80,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("inbox_sweep_interval_seconds", "MEDIABUY_INBOX_SWEEP_INTERVAL_SECONDS", "30", "How often beat runs the inbox sweeper."),
     ("rollup_sweep_interval_seconds", "MEDIABUY_ROLLUP_SWEEP_INTERVAL_SECONDS", "30", "How often beat recomputes campaigns whose rollup fell behind."),
     ("ingest_max_attempts", "MEDIABUY_INGEST_MAX_ATTEMPTS", "5", "Attempts at processing one webhook event before it is marked dead."),
+    ("recompute_every_change", "MEDIABUY_RECOMPUTE_EVERY_CHANGE", "0", "1: every applied change queues a recompute of its campaign, no coalescing (the worker benchmark's baseline; never in production)."),
     ("retry_after_seconds", "MEDIABUY_RETRY_AFTER_SECONDS", "5", "Retry-After sent with 503 when PostgreSQL is unreachable."),
     ("log_level", "MEDIABUY_LOG_LEVEL", "INFO", "Log level of every process."),
     ("poll_sweep_interval_seconds", "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS", "5", "How often beat looks for media buys due a fallback poll."),
@@ -79,7 +95,13 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("web_bind", "MEDIABUY_BIND", "127.0.0.1:8000", "Where gunicorn listens."),
     ("web_workers", "MEDIABUY_WEB_WORKERS", "2", "gunicorn worker processes."),
     ("web_threads", "MEDIABUY_WEB_THREADS", "4", "Threads per gunicorn worker."),
+    ("web_limit_request_line", "MEDIABUY_WEB_LIMIT_REQUEST_LINE", "8190", "Longest request line gunicorn accepts, in bytes (414 above)."),
+    ("web_limit_request_fields", "MEDIABUY_WEB_LIMIT_REQUEST_FIELDS", "100", "Most request headers gunicorn accepts (431 above)."),
+    ("web_limit_request_field_size", "MEDIABUY_WEB_LIMIT_REQUEST_FIELD_SIZE", "8190", "Largest request header gunicorn accepts, in bytes (431 above)."),
     ("access_log", "MEDIABUY_ACCESS_LOG", "", "gunicorn access log target (`-` for stderr; empty: none)."),
+    ("worker_metrics_port", "MEDIABUY_WORKER_METRICS_PORT", "0", "Port on which a Celery worker's parent serves the Prometheus metrics of it and its pool processes (`/metrics`); 0: not served. The web serves its own at `/metrics`."),
+    ("beat_metrics_port", "MEDIABUY_BEAT_METRICS_PORT", "0", "Port on which beat serves its Prometheus metrics (tasks it sent); 0: not served."),
+    ("metrics_bind", "MEDIABUY_METRICS_BIND", "127.0.0.1", "Address the worker's and beat's metrics ports listen on (`0.0.0.0` in a container)."),
 )
 
 

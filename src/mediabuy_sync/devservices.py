@@ -90,6 +90,32 @@ def redis_server(root: Path) -> str:
     raise RuntimeError(f"embedded Redis did not start; see {data / 'redis.log'}")
 
 
+def secrets_key(root: Path) -> str:
+    """MEDIABUY_SECRETS_KEY when set; else this checkout's own key in .local/secrets.key, made on first
+    use (owner-only), so local runs keep reading the secrets they sealed before."""
+    if os.environ.get("MEDIABUY_SECRETS_KEY"):
+        return os.environ["MEDIABUY_SECRETS_KEY"]
+    path = root / ".local" / "secrets.key"
+    if not path.exists():
+        from .secretbox import new_key
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two commands starting at once both end up with the one key written first
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(new_key() + "\n")
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)  # the other command is still writing it
+    raise RuntimeError(f"{path} is empty: delete it to make a new key (secrets sealed with the old one are lost)")
+
+
 def with_database(url: str, db: str) -> str:
     """The same server's URL for another database."""
     return make_conninfo(url, dbname=db)
@@ -132,4 +158,5 @@ def stop_embedded(root: Path) -> list[str]:
     return stopped
 
 
-__all__ = ["create_database", "drop_database", "postgres_server", "redis_server", "stop_embedded", "with_database"]
+__all__ = ["create_database", "drop_database", "postgres_server", "redis_server", "secrets_key", "stop_embedded",
+           "with_database"]

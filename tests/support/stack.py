@@ -102,7 +102,8 @@ def start_worker(env: dict[str, str], name: str = "worker", concurrency: int = 2
     argv[argv.index("--concurrency") + 1] = str(concurrency)
     argv += ["--hostname", f"{name}@%h"]
     proc = Process(name, argv, env)
-    wait_until(lambda: " ready." in proc.log() or proc.popen.poll() is not None, 60, what=f"{name} ready")
+    # generous: loading the ADCP SDK takes 15 s alone, over a minute on a machine busy with other runs
+    wait_until(lambda: " ready." in proc.log() or proc.popen.poll() is not None, 180, what=f"{name} ready")
     assert proc.popen.poll() is None, f"{name} exited:\n{proc.log()[-3000:]}"
     return proc
 

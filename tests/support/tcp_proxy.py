@@ -60,6 +60,12 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            # Without TCP_NODELAY, Nagle's algorithm holds a small write back until the previous one is
+            # acknowledged, and the peer delays that ACK by up to 40 ms: a pipelined transaction through
+            # the proxy took 130 ms instead of 5 (tests/faults).
+            for sock in (client, upstream):
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 if self._listener is not listener:  # cut while we were connecting
                     client.close()

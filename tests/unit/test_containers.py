@@ -215,3 +215,52 @@ def test_compose_web_and_worker_use_the_images_commands():
         assert "command" not in services[name] and "entrypoint" not in services[name], name
     # Several workers may run (--scale worker=3), which a fixed container name would forbid.
     assert "container_name" not in services["worker"]
+
+
+# (f) what operators rely on
+
+
+def test_every_long_running_service_has_a_healthcheck_and_a_restart_policy():
+    services = _compose()["services"]
+    for name, service in services.items():
+        if service.get("restart") == "no" and name == "migrate":
+            continue  # a one-shot: compose waits for it to complete, not to be healthy
+        test = service.get("healthcheck", {}).get("test")
+        assert test and test[0] in ("CMD", "CMD-SHELL"), name
+        assert service.get("restart") in ("unless-stopped", "always", "no"), name
+    assert {"postgres", "redis", "web", "worker", "beat", "flower", "agents", "demo"} <= set(services)
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "inspect ping" in services["worker"]["healthcheck"]["test"][1]
+    assert "celery@$$HOSTNAME" in services["worker"]["healthcheck"]["test"][1]  # its own node, not any
+
+
+def test_the_worker_shuts_down_warm_and_redis_keeps_what_it_is_given():
+    services = _compose()["services"]
+    assert services["worker"]["stop_signal"] == "SIGTERM"  # Celery's warm shutdown
+    assert int(services["worker"]["stop_grace_period"].rstrip("s")) >= 30
+    command = services["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert any(v.endswith(":/data") for v in services["redis"]["volumes"])
+    assert any("/var/lib/postgresql/data" in v for v in services["postgres"]["volumes"])
+
+
+def test_flower_and_the_demo_run_from_the_worker_image():
+    import tomllib
+
+    services = _compose()["services"]
+    for name in ("flower", "agents", "demo"):
+        assert services[name]["image"] == services["worker"]["image"], name
+    assert services["agents"]["profiles"] == ["demo"] and services["demo"]["profiles"] == ["demo"]
+    assert "flower" in services["flower"]["command"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["flower"] == ["flower==" + _pinned("flower")]
+    args = [a for k, a in _instructions(ROOT / "worker.Dockerfile") if k == "ARG" and a.startswith("EXTRAS=")]
+    assert args and "flower" in args[0].split("=", 1)[1].strip('"').split()
+
+
+def _pinned(name: str) -> str:
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.lower().startswith(name.lower() + "=="):
+            return line.split("==", 1)[1]
+    raise AssertionError(f"{name} is not pinned in constraints.txt")

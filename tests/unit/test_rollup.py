@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from mediabuy_sync.domain.rollup import Rollup, rollup
+from mediabuy_sync.domain.rollup import Rollup, most_restrictive, rollup
 from mediabuy_sync.domain.statuses import Status
 
 S = Status
@@ -86,3 +86,16 @@ def test_every_pair_surfaces_the_earlier_in_the_order(first, second):
         buy for buy, status in (("mb-first", first), ("mb-second", second)) if status is winner
     )
     assert result.blockers == expected_blockers
+
+
+# most_restrictive: what the store asks once PostgreSQL has counted the buys per status
+
+
+@pytest.mark.parametrize(("first", "second"), list(itertools.product(ORDER, repeat=2)), ids=str)
+def test_most_restrictive_agrees_with_the_rollup_on_every_pair(first, second):
+    assert most_restrictive([first, second]) is rollup([("a", first), ("b", second)]).status
+
+
+def test_most_restrictive_of_nothing_is_none_and_takes_plain_strings():
+    assert most_restrictive([]) is None
+    assert most_restrictive(["ACTIVE", "PAUSED", "CANCELED"]) is S.PAUSED

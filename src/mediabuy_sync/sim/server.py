@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 
+from ..logs import configure_logging
 from .config import SimSettings
 
 log = logging.getLogger("mediabuy_sync.sim")
@@ -95,7 +96,7 @@ def run_agents(settings: SimSettings) -> int:
 
     Returns (2, 130) only when it stops before serving."""
     started = time.monotonic()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.WARNING)  # JSON lines, as every process of ours
     # It warns per agent that tools/list is large; the size is the SDK's schemas, not ours to trim.
     logging.getLogger("adcp.server").setLevel(logging.ERROR)
     sockets = []

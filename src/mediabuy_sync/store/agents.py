@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ..secretbox import reseal, seal
 from .db import queries
 
 Q = queries("agents")
@@ -37,9 +38,27 @@ def add_agent(
 
 
 def add_secret(conn: psycopg.Connection, agent_id: str, kind: str, secret: str) -> int:
-    """An active HMAC secret or Bearer token; older ones stay active until retired (rotation)."""
-    params = {"agent_id": agent_id, "kind": kind, "key_id": None, "secret": secret, "public_jwk": None}
+    """An active HMAC secret or Bearer token, stored sealed; older ones stay active until retired (rotation)."""
+    params = {"agent_id": agent_id, "kind": kind, "key_id": None, "secret_sealed": seal(secret), "public_jwk": None}
     return conn.execute(Q["insert_credential"], params).fetchone()["id"]
+
+
+def seal_plaintext_secrets(conn: psycopg.Connection) -> int:
+    """Seal the secrets stored in clear before migration 0006 (SQL cannot); returns how many.
+    Needs MEDIABUY_SECRETS_KEY only when there are some."""
+    rows = conn.execute(Q["plaintext_secrets"]).fetchall()
+    for row in rows:
+        conn.execute(Q["store_sealed"], {"id": row["id"], "secret_sealed": seal(row["secret"])})
+    return len(rows)
+
+
+def reseal_secrets(conn: psycopg.Connection) -> int:
+    """Seal every stored secret again with the first key of MEDIABUY_SECRETS_KEY (key rotation: after
+    this, the older keys can be dropped); returns how many."""
+    rows = conn.execute(Q["sealed_secrets"]).fetchall()
+    for row in rows:
+        conn.execute(Q["store_sealed"], {"id": row["id"], "secret_sealed": reseal(row["secret_sealed"])})
+    return len(rows)
 
 
 def get_agent(conn: psycopg.Connection, agent_id: str) -> dict | None:

@@ -11,7 +11,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ..domain.polling import next_poll_in
-from ..domain.rollup import Rollup, rollup
+from ..domain.rollup import most_restrictive
 from ..domain.statuses import Status
 from .db import queries
 
@@ -65,29 +65,38 @@ def create_campaign(
     return campaign_id, buy_ids
 
 
-def recompute_rollup(conn: psycopg.Connection, campaign_id: str) -> Rollup | None:
-    """Recompute and save the campaign's surfaced status; None when the campaign does not exist."""
+@dataclass(frozen=True)
+class Surfaced:
+    """A recompute's result: the surfaced status, how many buys hold it, and the first few of them."""
+
+    status: Status | None
+    blockers: int
+    first_blockers: tuple[str, ...]
+
+
+def recompute_rollup(conn: psycopg.Connection, campaign_id: str, blockers_shown: int = 5) -> Surfaced | None:
+    """Recompute and save the campaign's surfaced status; None when the campaign does not exist.
+
+    PostgreSQL counts the buys per status; the domain picks the most restrictive of those; the
+    blockers are gathered and saved in the same statement (see campaigns.sql, save_rollup).
+    """
     campaign = conn.execute(Q["lock_for_rollup"], {"campaign_id": campaign_id}).fetchone()
     if campaign is None:
         return None
-    buys = conn.execute(Q["buy_statuses"], {"campaign_id": campaign_id}).fetchall()
-    result = rollup((buy["id"], buy["status"]) for buy in buys)
-    surfaced = result.status.value if result.status else None
-    conn.execute(
+    counts = conn.execute(Q["buy_status_counts"], {"campaign_id": campaign_id}).fetchall()
+    status = most_restrictive(row["status"] for row in counts)
+    surfaced = status.value if status else None
+    saved = conn.execute(
         Q["save_rollup"],
-        {
-            "campaign_id": campaign_id,
-            "surfaced_status": surfaced,
-            "blockers": list(result.blockers),
-            "version": campaign["status_version"],
-        },
-    )
+        {"campaign_id": campaign_id, "surfaced_status": surfaced, "version": campaign["status_version"],
+         "blockers_shown": blockers_shown},
+    ).fetchone()
     if surfaced != campaign["surfaced_status"]:
         conn.execute(
             Q["record_surfaced_change"],
             {"campaign_id": campaign_id, "from_status": campaign["surfaced_status"], "to_status": surfaced},
         )
-    return result
+    return Surfaced(status, saved["blockers"], tuple(saved["first_blockers"] or ()))
 
 
 def rollups_owed(conn: psycopg.Connection, limit: int = 1000) -> list[str]:

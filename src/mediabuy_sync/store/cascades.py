@@ -13,6 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ..domain.actions import CASCADE_KINDS, idempotency_key
+from ..secretbox import open_sealed
 from .db import queries, transaction
 
 Q = queries("cascades")
@@ -129,9 +130,10 @@ def claim_stale_jobs(conn: psycopg.Connection, stale_after: float) -> list[tuple
 
 def credential_secret(conn: psycopg.Connection, credential_id: int) -> str | None:
     row = conn.execute(Q["credential_secret"], {"credential_id": credential_id}).fetchone()
-    return row["secret"] if row else None
+    return open_sealed(row["secret_sealed"]) if row else None
 
 
 def newest_secret(conn: psycopg.Connection, agent_id: str, kind: str) -> dict | None:
-    """{id, secret} of the agent's newest active credential of this kind."""
-    return conn.execute(Q["newest_secret"], {"agent_id": agent_id, "kind": kind}).fetchone()
+    """{id, secret} of the agent's newest active credential of this kind (opened: it is sent to the agent)."""
+    row = conn.execute(Q["newest_secret"], {"agent_id": agent_id, "kind": kind}).fetchone()
+    return {"id": row["id"], "secret": open_sealed(row["secret_sealed"])} if row else None

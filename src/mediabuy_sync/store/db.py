@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from contextlib import contextmanager
 from functools import cache
 from importlib import resources
@@ -36,13 +37,29 @@ def pool() -> ConnectionPool:
                     timeout=s.db_pool_timeout_seconds,
                     kwargs={"connect_timeout": max(1, round(s.db_connect_timeout_seconds)), "row_factory": dict_row},
                     # a connection that died with the server is found before a request gets it
-                    check=ConnectionPool.check_connection,
+                    check=_check_if_idle,
+                    reset=_note_return,
                     reconnect_timeout=0,  # keep trying for ever: the database will come back
                     open=False,
                     name="mediabuy",
                 )
                 _pool.open(wait=False)
     return _pool
+
+
+# A connection returned moments ago is alive: checking it would cost a round trip per transaction, a
+# third of the web's time per webhook and a tenth of a worker's per event (bench/, py-spy). One idle
+# longer than this is checked before use, so a restarted or unreachable server is still noticed.
+CHECK_IDLE_AFTER_SECONDS = 1.0
+
+
+def _note_return(conn: psycopg.Connection) -> None:
+    conn._mediabuy_returned_at = time.monotonic()
+
+
+def _check_if_idle(conn: psycopg.Connection) -> None:
+    if time.monotonic() - getattr(conn, "_mediabuy_returned_at", float("-inf")) > CHECK_IDLE_AFTER_SECONDS:
+        ConnectionPool.check_connection(conn)
 
 
 def close_pool() -> None:

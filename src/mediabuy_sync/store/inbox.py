@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..adcp.signatures import InboundAuth
+from ..secretbox import open_sealed
 from .db import queries
 
 Q = queries("inbox")
@@ -23,7 +24,8 @@ def inbound_auth(conn: psycopg.Connection, agent_id: str) -> InboundAuth | None:
     row = conn.execute(Q["agent_inbound_auth"], {"agent_id": agent_id}).fetchone()
     if row is None:
         return None
-    return InboundAuth(row["id"], row["inbound_scheme"], tuple(row["secrets"]), row["public_jwks"])
+    secrets = tuple(open_sealed(sealed) for sealed in row["sealed_secrets"])
+    return InboundAuth(row["id"], row["inbound_scheme"], secrets, row["public_jwks"])
 
 
 def store_event(conn: psycopg.Connection, agent_id: str, idempotency_key: str, task_type: str, raw_body: str) -> Stored:

@@ -6,6 +6,9 @@ import re
 from importlib import resources
 
 import psycopg
+from psycopg.rows import dict_row
+
+from .agents import seal_plaintext_secrets
 
 _NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 # Held for the whole upgrade, so two processes migrating at once take turns.
@@ -44,6 +47,10 @@ def upgrade(database_url: str) -> list[str]:
                         "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
                     )
                 applied_now.append(f"{version:04d}_{name}")
+            # What SQL cannot do: seal the agent secrets stored in clear before 0006 (a no-op after).
+            with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+                if seal_plaintext_secrets(cur):
+                    applied_now.append("sealed the agent secrets stored in clear")
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now

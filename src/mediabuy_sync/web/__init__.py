@@ -8,6 +8,7 @@ from flask import Flask
 
 from ..config import settings
 from ..logs import configure_logging
+from ..secretbox import require_key as require_secrets_key
 
 # Each module has a flask-smorest blueprint `bp`; listing it here serves it and puts it in /openapi.json.
 BLUEPRINT_MODULES = (
@@ -17,11 +18,13 @@ BLUEPRINT_MODULES = (
     "buyer",
     "actions",
     "admin",
+    "dashboard",
 )
 
 
 def create_app() -> Flask:
     configure_logging()
+    require_secrets_key()  # at start, not at the first webhook
     # no static folder: every route the app has is in the OpenAPI document
     app = Flask(__name__, static_folder=None)
     # Werkzeug refuses larger bodies from Content-Length up front, and caps chunked ones while reading.

@@ -1,8 +1,20 @@
 """Gunicorn settings, shared by ./dev, the tests and web.Dockerfile (values from config.SETTINGS)."""
 
+import json
+
+from gunicorn import util
+
+# First: it sets up the web's multiprocess metrics directory before prometheus_client is imported
+# anywhere, here in the master, so every worker forked from it writes into the same one.
+from mediabuy_sync import metrics
 from mediabuy_sync.config import settings
+from mediabuy_sync.logs import GUNICORN_LOGCONFIG
+from mediabuy_sync.secretbox import require_key
 
 _s = settings()
+# Refuse to start without the key that opens the agents' secrets (not fail at the first webhook).
+require_key()
+
 bind = _s.web_bind
 workers = _s.web_workers
 # Threads overlap a request's PostgreSQL and Redis round trips; the work itself is short.
@@ -10,10 +22,45 @@ worker_class = "gthread"
 threads = _s.web_threads
 timeout = 30
 graceful_timeout = 10
-# Bounded request line and headers: a client can't make us hold arbitrary amounts of them.
-limit_request_line = 8190
-limit_request_fields = 100
-limit_request_field_size = 8190
+# Bounded request line and headers: a client can't make us hold arbitrary amounts of them (414 / 431).
+limit_request_line = _s.web_limit_request_line
+limit_request_fields = _s.web_limit_request_fields
+limit_request_field_size = _s.web_limit_request_field_size
 accesslog = _s.access_log or None
 # One fixed control socket path would collide between several gunicorns on one host (tests, benches).
 control_socket_disable = True
+
+
+def _write_json_error(sock, status_int, reason, mesg):
+    """What gunicorn answers itself (a request line or headers over the limits, a malformed request)
+    in our error envelope rather than its HTML page: every rejection is the same JSON."""
+    if status_int == 501:  # only for a Transfer-Encoding it does not know: the client's error, not ours
+        status_int, reason = 400, "Bad Request"
+    code = {400: "BAD_REQUEST", 403: "FORBIDDEN", 414: "URI_TOO_LONG", 417: "EXPECTATION_FAILED",
+            431: "REQUEST_HEADER_FIELDS_TOO_LARGE", 500: "INTERNAL_ERROR", 501: "NOT_IMPLEMENTED"}.get(status_int, "HTTP_ERROR")
+    body = json.dumps({"data": None, "error": {"code": code, "message": mesg or reason, "details": None}}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin1") + body)
+
+
+# The workers' error path calls util.write_error at the time of the error: replaced here, in the
+# master, before they fork.
+util.write_error = _write_json_error
+
+# gunicorn's own lines (master, worker lifecycle, access log) as JSON, like the app's.
+# gunicorn merges this over its defaults, whose root logger names a "console" handler this config
+# replaces: the root must be given too (create_app() sets the root's handler itself).
+logconfig_dict = {"root": {"level": "INFO", "handlers": []}, **GUNICORN_LOGCONFIG}
+
+
+def on_starting(server):
+    metrics.reset_multiprocess_dir()  # once per start: a previous run's values are not ours
+
+
+def child_exit(server, worker):
+    metrics.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    metrics.remove_own_dir()

@@ -1,18 +1,35 @@
-"""Liveness and readiness."""
+"""Liveness, readiness, and /metrics; the web's request hooks (request id, webhook outcomes).
+
+/metrics merges every gunicorn process's values (prometheus_client multiprocess mode, see
+metrics.py) and adds gauges read at scrape time from PostgreSQL and Redis, each under a short
+timeout so a scrape never hangs on a database that went away.
+"""
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 
 import redis
+from flask import current_app, g, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from prometheus_client.core import GaugeMetricFamily
 
+from .. import logs, metrics
 from ..config import settings
-from ..store.db import transaction
+from ..store.db import queries, transaction
 
-# Not the envelope: load balancers and orchestrators read these.
-bp = Blueprint("ops", __name__, description="Liveness and readiness.")
+log = logging.getLogger(__name__)
+Q = queries("ops")
+
+# Not the envelope: load balancers, orchestrators and Prometheus read these.
+bp = Blueprint("ops", __name__, description="Liveness, readiness and metrics.")
+
+# The Celery queue (app.py's task_default_queue) and kombu's priority sub-queues of it.
+QUEUE = "mediabuy"
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+SCRAPE_STATEMENT_TIMEOUT_MS = 2000
 
 
 class Health(Schema):
@@ -56,3 +73,159 @@ def readyz():
         checks["redis"] = f"unavailable: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
     return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+@bp.route("/metrics", methods=["GET"])
+@bp.response(200, {"type": "string"}, content_type="text/plain",
+             description="Prometheus text format: the web's counters and the gauges read at scrape time.")
+def metrics_page():
+    """Prometheus metrics of the web"""
+    body = metrics.exposition(_registry())
+    return current_app.response_class(body, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
+@cache
+def _registry():
+    return metrics.group_registry(StateCollector())
+
+
+class StateCollector:
+    """Gauges computed from PostgreSQL and Redis when scraped."""
+
+    def collect(self):
+        up = GaugeMetricFamily("mediabuy_state_scrape_ok", "1 when the gauges below could be read.", labels=["source"])
+        try:
+            yield from self._from_postgres()
+            up.add_metric(["postgres"], 1)
+        except Exception as exc:  # noqa: BLE001 - a scrape reports what it can
+            log.warning("metrics: PostgreSQL gauges unavailable (%s)", type(exc).__name__)
+            up.add_metric(["postgres"], 0)
+        try:
+            yield from self._from_redis()
+            up.add_metric(["redis"], 1)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("metrics: Redis gauges unavailable (%s)", type(exc).__name__)
+            up.add_metric(["redis"], 0)
+        yield up
+
+    def _from_postgres(self):
+        with transaction() as conn:
+            conn.execute(Q["statement_timeout"], {"milliseconds": str(SCRAPE_STATEMENT_TIMEOUT_MS)})
+            inbox = conn.execute(Q["inbox_gauges"]).fetchone()
+            campaigns = conn.execute(Q["campaigns_by_surfaced_status"]).fetchall()
+            agents = conn.execute(Q["agent_gauges"]).fetchall()
+            cascades = conn.execute(Q["cascade_items_by_state"]).fetchall()
+        yield GaugeMetricFamily("mediabuy_inbox_lag_seconds",
+                                "Age of the oldest webhook event received and not yet processed (0: none).",
+                                value=inbox["lag_seconds"])
+        events = GaugeMetricFamily("mediabuy_inbox_events", "Webhook events waiting (received) or dead.", labels=["state"])
+        events.add_metric(["received"], inbox["received"])
+        events.add_metric(["dead"], inbox["dead"])
+        yield events
+        surfaced = GaugeMetricFamily("mediabuy_campaigns", "Campaigns by surfaced status.", labels=["surfaced_status"])
+        for row in campaigns:
+            surfaced.add_metric([row["surfaced_status"]], row["campaigns"])
+        yield surfaced
+        age = GaugeMetricFamily("mediabuy_agent_webhook_age_seconds",
+                                "Seconds since the agent's last webhook was received (agents that sent one).",
+                                labels=["agent"])
+        failures = GaugeMetricFamily("mediabuy_agent_poll_failures", "The agent's failed polls in a row.", labels=["agent"])
+        backoff = GaugeMetricFamily("mediabuy_agent_poll_backoff_seconds", "Seconds until the agent is polled again after failures.",
+                                    labels=["agent"])
+        for row in agents:
+            if row["webhook_age_seconds"] is not None:
+                age.add_metric([row["agent_id"]], row["webhook_age_seconds"])
+            failures.add_metric([row["agent_id"]], row["poll_failures"])
+            backoff.add_metric([row["agent_id"]], row["poll_backoff_seconds"])
+        yield from (age, failures, backoff)
+        items = GaugeMetricFamily("mediabuy_cascade_items_in_flight",
+                                  "Items of running cascades, by cascade kind and item state.", labels=["kind", "state"])
+        for row in cascades:
+            items.add_metric([row["kind"], row["state"]], row["items"])
+        yield items
+
+    def _from_redis(self):
+        key = settings().redis_namespace + QUEUE
+        pipe = _redis().pipeline(transaction=False)
+        for suffix in _PRIORITY_SUFFIXES:
+            pipe.llen(key + suffix)
+        pipe.hlen(settings().redis_namespace + "unacked")
+        *lengths, unacked = pipe.execute()
+        depth = GaugeMetricFamily("mediabuy_queue_depth", "Celery tasks waiting in the broker.", labels=["queue"])
+        depth.add_metric([QUEUE], sum(lengths))
+        yield depth
+        yield GaugeMetricFamily("mediabuy_queue_unacked", "Celery tasks taken by workers and not yet acknowledged.",
+                                value=unacked)
+
+
+# --- hooks on every request --------------------------------------------------------------------
+
+# Answers of the webhook endpoint → (outcome, reason) of mediabuy_webhooks_received_total. 401's
+# reason is the SignatureRejected reason the answer carries (our own fixed strings).
+_REJECTIONS = {
+    404: "not_found",
+    408: "slow_body",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def webhook_outcome(status: int, answer: dict | None) -> tuple[str, str]:
+    """(outcome, reason) of one answer of POST /webhooks/adcp/<agent_id>."""
+    error = (answer or {}).get("error") or {}
+    if status == 202:
+        return "accepted", ""
+    if status == 200:
+        return "duplicate", ""
+    if status >= 500:
+        return "error", "unavailable" if status == 503 else "internal_error"
+    if status == 401:
+        reason = (error.get("details") or {}).get("reason")
+        return "rejected", reason if isinstance(reason, str) and reason.isidentifier() else "unauthorized"
+    if status == 400:
+        if error.get("code") == "VALIDATION_ERROR":
+            return "rejected", "invalid_payload"
+        reason = (error.get("details") or {}).get("reason")
+        if isinstance(reason, str) and reason.startswith("webhook_") and reason.isidentifier():
+            return "rejected", reason  # an RFC 9421 body check (rfc9421.BODY_MALFORMED)
+        return "rejected", "not_json" if "not valid JSON" in str(error.get("message")) else "malformed_body"
+    return "rejected", _REJECTIONS.get(status, f"http_{status}")
+
+
+def _before_request():
+    logs.clear()
+    g.request_id = logs.request_id_from(request.headers.get("X-Request-ID"))
+    logs.bind(request_id=g.request_id)
+
+
+def _after_request(response):
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    metrics.HTTP_REQUESTS.labels(rule, f"{response.status_code // 100}xx").inc()
+    if request.endpoint == "webhooks.receive":
+        _count_webhook(response)
+    return response
+
+
+def _count_webhook(response) -> None:
+    answer = response.get_json(silent=True) if response.is_json else None
+    outcome, reason = webhook_outcome(response.status_code, answer)
+    agent = g.get("metrics_agent") or metrics.UNKNOWN_AGENT  # set by webhooks.py once the agent is known
+    metrics.WEBHOOKS_RECEIVED.labels(agent, outcome, reason).inc()
+    event_id = ((answer or {}).get("data") or {}).get("event_id")
+    logs.bind(agent_id=agent, event_id=event_id)
+    log.info("webhook %s%s (%s)", outcome, f" {reason}" if reason else "", response.status_code)
+
+
+def _teardown_request(_exc):
+    logs.clear()
+
+
+@bp.record_once
+def _install(state) -> None:
+    app = state.app
+    app.before_request(_before_request)
+    app.after_request(_after_request)
+    app.teardown_request(_teardown_request)

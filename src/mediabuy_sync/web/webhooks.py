@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 
-from flask import jsonify, request
+from flask import after_this_request, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields
+from werkzeug.exceptions import ClientDisconnected
 
 from ..adcp import jwks, rfc9421
 from ..adcp.payloads import WebhookPayload, load_webhook
@@ -22,6 +24,7 @@ from ..worker.app import INGEST
 from .api import ERROR_HEADERS, ApiBlueprint
 from .errors import ApiError
 from .publisher import publisher
+from .ratelimit import AgentRateLimiter, retry_after_header
 from .schemas import ErrorEnvelope
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,11 @@ class WebhookAccepted(Schema):
                  headers=ERROR_HEADERS[401])
 @bp.alt_response(404, schema=ErrorEnvelope, description="No such sales agent.")
 @bp.alt_response(409, schema=ErrorEnvelope, description="This idempotency_key was used for another payload.")
+@bp.alt_response(408, schema=ErrorEnvelope, description="The body did not arrive within MEDIABUY_WEBHOOK_BODY_TIMEOUT_SECONDS.")
 @bp.alt_response(413, "REQUEST_ENTITY_TOO_LARGE")
 @bp.alt_response(415, "UNSUPPORTED_MEDIA_TYPE")
+@bp.alt_response(429, schema=ErrorEnvelope, description="Over the agent's rate (MEDIABUY_WEBHOOK_RATE_PER_AGENT): nothing stored; "
+                 "retry after Retry-After seconds.", headers=ERROR_HEADERS[429])
 def receive(agent_id: str):
     """Receive an ADCP webhook
 
@@ -54,14 +60,16 @@ def receive(agent_id: str):
     validated, committed to the inbox and enqueued.
     """
     s = settings()
-    if request.mimetype != "application/json":
-        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Webhooks must be sent as application/json.")
     with transaction() as conn:
         auth = inbox.inbound_auth(conn, agent_id)
     if auth is None:
         raise ApiError(404, "NOT_FOUND", f"No sales agent {agent_id!r} is registered.")
+    g.metrics_agent = agent_id  # registered: a safe label for web/ops.py's webhook counter
+    # after the agent is known, so that this rejection is counted against it too
+    if request.mimetype != "application/json":
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Webhooks must be sent as application/json.")
     # Read with no database connection held, so a slow sender ties up nothing but its own request.
-    body = _read_body(s.webhook_max_body_bytes)
+    body = _read_body(s.webhook_max_body_bytes, s.webhook_body_timeout_seconds)
     signed = None  # RFC 9421: the nonce to record with the event
     try:
         if auth.scheme == RFC9421_SCHEME:
@@ -72,6 +80,7 @@ def receive(agent_id: str):
         raise ApiError(400, "BAD_REQUEST", exc.message, {"reason": exc.reason}) from None
     except SignatureRejected as exc:
         raise _unauthorized(agent_id, exc) from None
+    _within_rate(agent_id, s)
     raw, document = _parse_json(body)
     try:
         payload = load_webhook(document)
@@ -83,17 +92,35 @@ def receive(agent_id: str):
         if signed is not None and not nonces.claim(conn, agent_id, signed.nonce, signed.nonce_expires_at):
             raise _unauthorized(agent_id, SignatureRejected(rfc9421.REPLAYED, "This signature was already used."))
         stored = inbox.store_event(conn, agent_id, payload["idempotency_key"], payload["task_type"], raw)
-    # committed: from here on the event is ours to process, whatever happens to the enqueue
-    if not stored.inserted:
-        if stored.raw_body != raw and json.loads(stored.raw_body) != document:
+        # raised inside: the conflict rolls back and records nothing (not even the nonce)
+        if not stored.inserted and stored.raw_body != raw and json.loads(stored.raw_body) != document:
             raise ApiError(409, "CONFLICT", "This idempotency_key was used for a different payload.",
                            {"event_id": stored.event_id})
+    # committed: from here on the event is ours to process, whatever happens to the enqueue
+    if not stored.inserted:
         return jsonify({"data": {"event_id": stored.event_id, "duplicate": True}, "error": None}), 200
     try:
         publisher.send_task(INGEST, args=[stored.event_id], retry=False)
     except Exception as exc:  # noqa: BLE001 - the inbox sweeper enqueues it again
         log.warning("event %s stored but not enqueued (%s); the sweeper will", stored.event_id, exc)
     return jsonify({"data": {"event_id": stored.event_id}, "error": None}), 202
+
+
+_limiter: AgentRateLimiter | None = None
+
+
+def _within_rate(agent_id: str, s: Settings) -> None:
+    """429 past the agent's rate in this process; only verified requests get here, so only the agent
+    itself can spend its budget. Before the inbox: a refused event is not stored (the agent retries)."""
+    global _limiter
+    if _limiter is None:
+        _limiter = AgentRateLimiter(s.webhook_rate_per_agent, s.webhook_burst_per_agent)
+    wait = _limiter.acquire(agent_id)
+    if wait:
+        retry_after = retry_after_header(wait)
+        raise ApiError(429, "RATE_LIMITED", f"Too many webhooks from {agent_id}; retry after {retry_after} s. "
+                       "Nothing was stored.", {"reason": "rate_limited", "retry_after": int(retry_after)},
+                       {"Retry-After": retry_after})
 
 
 def _unauthorized(agent_id: str, exc: SignatureRejected) -> ApiError:
@@ -141,23 +168,74 @@ def _keys_after_refresh(agent_id: str, s: Settings) -> dict:
         return agents.active_jwks(conn, agent_id)
 
 
-def _read_body(limit: int) -> bytes:
-    """The raw body, refused with 413 past `limit`: up front from Content-Length, else while reading."""
-    too_large = ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is over {limit} bytes.")
+# Read in pieces, so the whole-body deadline is checked between them, not only per socket read.
+_READ_PIECE = 16384
+
+
+def _read_body(limit: int, timeout: float) -> bytes:
+    """The raw body, refused with 413 past `limit` (up front from Content-Length, else while reading)
+    and with 408 unless it all arrives within `timeout` seconds: gunicorn's threads have no read
+    timeout of their own, so a sender dribbling bytes would hold a thread for as long as it likes."""
+    too_large = ApiError(413, "PAYLOAD_TOO_LARGE", f"The body is over {limit} bytes.", {"reason": "payload_too_large"})
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     # gunicorn ends a chunked body itself but does not say so (wsgi.input_terminated), so Werkzeug
     # would hand us an empty stream: read the server's input directly, never past limit + 1.
     stream = request.stream if request.content_length is not None else request.input_stream
-    body = stream.read(limit + 1)
-    if len(body) > limit:
+    sock = request.environ.get("gunicorn.socket")
+    deadline = time.monotonic() + timeout
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        while size <= limit:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            if sock is not None:
+                sock.settimeout(remaining)
+            piece = stream.read(min(_READ_PIECE, limit + 1 - size))
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+    except (TimeoutError, ClientDisconnected) as exc:
+        # Werkzeug reports a socket timeout under a Content-Length as a disconnect: tell them apart.
+        if not isinstance(exc, TimeoutError) and not isinstance(exc.__context__, TimeoutError):
+            raise
+        log.info("webhook body not received within %s s", timeout)
+        if sock is not None:
+            _close_after_the_answer(sock)
+        raise ApiError(408, "REQUEST_TIMEOUT", f"The body did not arrive within {timeout:g} s; nothing was stored.",
+                       {"reason": "slow_body"}) from None
+    finally:
+        if sock is not None:
+            sock.settimeout(None)  # blocking again, as gunicorn keeps it between keep-alive requests
+    if size > limit:
         raise too_large
-    return body
+    return b"".join(pieces)
+
+
+def _close_after_the_answer(sock) -> None:
+    """The connection is left mid-body: once the answer is sent, close it. (gunicorn drops a
+    Connection: close from the app and would keep it alive, then drain the rest of the slow body
+    with no timeout before the next request.)"""
+
+    def shut() -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already gone
+
+    @after_this_request
+    def _on_close(response):
+        response.call_on_close(shut)
+        return response
 
 
 def _parse_json(body: bytes) -> tuple[str, object]:
     try:
         raw = body.decode("utf-8")
         return raw, json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    # ValueError: also a number past Python's 4300-digit limit (JSONDecodeError is one too)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ApiError(400, "BAD_REQUEST", "The body is not valid JSON.", {"reason": str(exc)}) from None

@@ -26,6 +26,8 @@ def make_celery(fail_fast: bool = False) -> Celery:
     app = Celery("mediabuy_sync", include=["mediabuy_sync.worker.tasks"])
     app.conf.update(
         broker_url=s.redis_url,
+        # kombu's Redis transport, with a fix that keeps a worker alive through a Redis outage (broker.py)
+        broker_transport="mediabuy_sync.worker.broker:Transport",
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             # every key and queue under our namespace, so deployments (and test runs) can share a Redis
@@ -58,6 +60,30 @@ def make_celery(fail_fast: bool = False) -> Celery:
 
 
 celery_app = make_celery()
+
+# kombu's Redis lists for our queue: one per priority step (0, 3, 6, 9)
+_QUEUE_KEYS = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def queue_depth() -> int:
+    """Tasks waiting in our queue in Redis (not those taken by a worker)."""
+    with celery_app.connection_for_read() as conn:
+        client = conn.default_channel.client  # it adds our namespace (global_keyprefix) to the keys itself
+        return sum(client.llen("mediabuy" + suffix) for suffix in _QUEUE_KEYS)
+
+from . import instrumentation  # noqa: E402,F401 - its signal handlers: metrics, JSON logs, log context
+
+
+@worker_init.connect
+def _require_the_secrets_key(**_):
+    """Fail at start, not at the first cascade, if this worker could not open the agents' secrets.
+    SystemExit: Celery logs and ignores a receiver's Exception."""
+    from ..secretbox import SecretsKeyMissing, require_key
+
+    try:
+        require_key()
+    except SecretsKeyMissing as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 @worker_init.connect

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from .. import metrics
 from ..adcp import client
 from ..adcp import requests as adcp
 from ..domain.actions import CASCADE_TASK, SUBMITTABLE, is_retryable, retry_countdown
@@ -131,6 +132,7 @@ async def _attempt(agent: client.Agent, cascade_id: int, item: dict, max_attempt
     changed: set[str] = set()
     with transaction() as conn:
         if cascades.item_done(conn, cascade_id, buy_id, answer):
+            metrics.CASCADE_ITEMS.labels(item["kind"], "done").inc()
             changed = _apply(conn, agent.id, item, request, answer, parsed, sent_at)
         cascades.append_log(conn, cascade_id, buy_id, lines)
     return Attempt(None, number, changed)
@@ -244,6 +246,7 @@ def _give_up(cascade_id: int, agent_id: str, item: dict, attempt: Attempt) -> se
     changed: set[str] = set()
     with transaction() as conn:
         if cascades.item_failed(conn, cascade_id, buy_id, recorded):
+            metrics.CASCADE_ITEMS.labels(item["kind"], "failed").inc()
             store.set_last_error(conn, buy_id, recorded)
             buy = store.buy_for_calls(conn, buy_id)
             # Not if a webhook moved the buy on meanwhile: then the agent got the create after all.

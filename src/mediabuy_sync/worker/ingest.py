@@ -30,8 +30,13 @@ class Processed:
 
 
 def process_event(event_id: int) -> Processed:
-    """Apply one inbox event. Raises on failure, leaving the event as it was."""
-    with transaction() as conn:
+    """Apply one inbox event. Raises on failure, leaving the event as it was.
+
+    In pipeline mode: a statement whose answer we don't read (the ledger row, the campaign's bump,
+    the event marked processed, the commit) is sent with the next one we do read, so an event costs
+    four round trips to PostgreSQL instead of nine. The transaction is the same.
+    """
+    with transaction() as conn, conn.pipeline():
         event = inbox.lock_event(conn, event_id)
         if event is None or event["state"] != "received":
             return Processed(event_id, "already-" + (event["state"] if event else "missing"))
@@ -60,6 +65,7 @@ def process_event(event_id: int) -> Processed:
             conn.execute(QB["bump_campaigns"], {"campaign_ids": sorted(changed)})
         summary = ",".join(sorted(set(outcomes))) if outcomes else f"no-status:{payload['task_type']}"
         inbox.mark_processed(conn, event_id, summary)
+        conn.commit()  # inside the pipeline: sent with the writes before it
     return Processed(event_id, summary, changed)
 
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 
+from .. import metrics
 from ..adcp import client
+from ..config import settings
 from ..domain.polling import BACKSTOP, SOON, backoff_seconds, next_poll_in
 from ..domain.reports import Outcome, StatusReport
 from ..domain.statuses import MEDIA_BUY_STATUS_TO_INTERNAL, from_polled_media_buy
@@ -51,10 +55,12 @@ async def poll_page(agent: client.Agent, buy_ids: list[str], source: str = "poll
     try:
         polled = await client.get_media_buys(agent, [b["adcp_media_buy_id"] for b in buys], timeout)
     except client.AgentCallError as exc:
+        metrics.POLL_CALLS.labels(agent.id, exc.kind).inc()
         result.call_error = exc
         _record_failure(agent.id, [b["id"] for b in buys], exc)
         result.errors = [{"media_buy_id": b["id"], "error": exc.as_dict()} for b in buys]
         return result
+    metrics.POLL_CALLS.labels(agent.id, "ok").inc()
     now = datetime.now(timezone.utc)
     by_adcp_id = {p.adcp_media_buy_id: p for p in polled}
     with transaction() as conn:
@@ -106,14 +112,16 @@ def _record_failure(agent_id: str, buy_ids: list[str], exc: client.AgentCallErro
     log.warning("poll of agent %s failed (%s), backing off until %s", agent_id, exc.kind, row["poll_backoff_until"])
 
 
-def claim_due(per_agent_pages: int = 2, lease: float = 120.0) -> dict[str, list[list[str]]]:
-    """The due buys, grouped per agent and cut into pages: {agent id: [[buy id, …], …]}."""
+def claim_due(per_agent_pages: int = 2, lease: float = 120.0, in_flight: set[str] = frozenset()) -> dict[str, list[list[str]]]:
+    """The due buys, grouped per agent and cut into pages: {agent id: [[buy id, …], …]}; none of
+    the agents `in_flight` (their previous poll is still running)."""
     from ..domain.statuses import POLLED
 
     with transaction() as conn:
         rows = conn.execute(
             Q["claim_due_buys"],
-            {"polled": sorted(POLLED), "per_agent": per_agent_pages * PAGE_SIZE, "lease": lease},
+            {"polled": sorted(POLLED), "per_agent": per_agent_pages * PAGE_SIZE, "lease": lease,
+             "in_flight": sorted(in_flight)},
         ).fetchall()
     by_agent: dict[str, list[str]] = {}
     for row in rows:
@@ -123,6 +131,71 @@ def claim_due(per_agent_pages: int = 2, lease: float = 120.0) -> dict[str, list[
 
 def pages(ids: list[str], size: int = PAGE_SIZE) -> list[list[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+# --- at most one poll in flight per agent -------------------------------------------------------
+# A poll of an agent that hangs holds a worker slot for the whole call timeout. With one task per
+# page, one hanging agent could hold every slot of a worker (2 pages, concurrency 2) and stall
+# ingest for everyone (tests/faults/test_bad_agents.py). So a sweep sends one task per agent, which
+# polls its pages one after another and stops at the first failure, and no new one while that task
+# runs: one bad agent holds one slot at most, and a failing agent gets one call at a time.
+# The in-flight marks live in Redis (a hash: agent -> expiry), like the recompute coalescing keys:
+# a lost task's mark expires by itself.
+
+
+@cache
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(settings().redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _in_flight_key() -> str:
+    return f"{settings().redis_namespace}poll-in-flight"
+
+
+def agents_in_flight() -> set[str]:
+    now = time.time()
+    return {agent.decode() for agent, until in _redis().hgetall(_in_flight_key()).items() if float(until) > now}
+
+
+def mark_in_flight(agent_id: str, seconds: float) -> None:
+    _redis().hset(_in_flight_key(), agent_id, time.time() + seconds)
+
+
+def clear_in_flight(agent_id: str) -> None:
+    _redis().hdel(_in_flight_key(), agent_id)
+
+
+def in_flight_ttl(buys: int, call_timeout: float) -> float:
+    """How long an agent's poll task may run at most: its pages' calls and a margin for the queue."""
+    return len(pages(list(range(buys)))) * call_timeout + 60.0
+
+
+def poll_agent_pages(agent_id: str, buy_ids: list[str], call_timeout: float) -> set[str]:
+    """One poll task: the agent's pages one after another; at the first failure the rest wait for
+    the agent's backoff. Returns the campaigns whose buys changed. Clears the agent's in-flight mark."""
+    try:
+        agent = load_agent(agent_id)
+        if agent is None:
+            return set()
+        changed: set[str] = set()
+        todo = pages(sorted(buy_ids))
+        for number, page in enumerate(todo):
+            result = client.run(poll_page(agent, page, timeout=call_timeout))
+            changed |= result.campaigns_changed
+            if result.call_error is not None:
+                rest = [b for later in todo[number + 1 :] for b in later]
+                if rest:
+                    with transaction() as conn:
+                        conn.execute(Q["defer_polls_to_backoff"], {"agent_id": agent_id, "buy_ids": rest})
+                break
+        return changed
+    finally:
+        try:
+            clear_in_flight(agent_id)
+        except Exception as exc:  # noqa: BLE001 - the mark expires by itself
+            log.warning("in-flight mark of agent %s not cleared (%s)", agent_id, exc)
 
 
 async def poll_many(
@@ -154,4 +227,5 @@ async def poll_many(
     return [page for agent_pages in results for page in agent_pages]
 
 
-__all__ = ["PAGE_SIZE", "PageResult", "SOON", "claim_due", "load_agent", "pages", "poll_many", "poll_page"]
+__all__ = ["PAGE_SIZE", "PageResult", "SOON", "agents_in_flight", "claim_due", "in_flight_ttl", "load_agent",
+           "mark_in_flight", "pages", "poll_agent_pages", "poll_many", "poll_page"]

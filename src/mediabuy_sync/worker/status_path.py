@@ -14,6 +14,7 @@ import psycopg
 from ..domain.polling import SOON, next_poll_in
 from ..domain.reports import Outcome, StatusReport, decide
 from ..domain.statuses import Status
+from .. import logs, metrics
 from ..store.db import queries
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def apply_report(
             f"agent {agent_id}: no media buy with adcp id {report.adcp_media_buy_id!r}, "
             f"operation {report.operation_id!r} or task {report.task_id!r}"
         )
+    logs.bind(agent_id=agent_id, campaign_id=buy["campaign_id"], media_buy_id=buy["id"])  # this task's log lines
     current = Status(buy["status"])
     if report.status is None:
         outcome, after, after_adcp = "no-status", current, buy["adcp_status"]
@@ -69,6 +71,7 @@ def apply_report(
         outcome = decide(current, buy["status_as_of"], report.status, report.as_of).value
         after = report.status if outcome == Outcome.APPLIED else current
         after_adcp = report.adcp_status if outcome in (Outcome.APPLIED, Outcome.UNCHANGED) else buy["adcp_status"]
+    moved = None
     if outcome in (Outcome.APPLIED, Outcome.UNCHANGED):
         moved = conn.execute(
             QB["set_status"],
@@ -80,9 +83,7 @@ def apply_report(
                 "as_of": report.as_of,
                 "adcp_media_buy_id": report.adcp_media_buy_id,
             },
-        ).fetchone()
-        if moved is None:  # impossible under the row lock; fail loudly rather than record a lie
-            raise RuntimeError(f"media buy {buy['id']} changed under its row lock")
+        )  # its guard is checked below, after the ledger writes: see the pipeline note at the end
     elif outcome == Outcome.ANOMALY:
         log.warning("anomaly: media buy %s reported %s while %s; reconcile poll planned",
                     buy["id"], report.status.value, current.value)
@@ -111,5 +112,9 @@ def apply_report(
                 "as_of": report.as_of,
             },
         )
+    metrics.count_report(source, outcome, current.value, Status(after).value)
+    # Read last: in a pipeline (ingest runs one) the writes above go to PostgreSQL together with this.
+    if moved is not None and moved.fetchone() is None:  # impossible under the row lock; fail loudly
+        raise RuntimeError(f"media buy {buy['id']} changed under its row lock")
     return Applied(outcome, buy["id"], buy["campaign_id"], current.value, Status(after).value,
                    buy["adcp_status"], after_adcp)

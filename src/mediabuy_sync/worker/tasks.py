@@ -8,6 +8,7 @@ import random
 from celery import shared_task
 from celery.exceptions import Retry
 
+from .. import metrics
 from ..config import settings
 from ..store import campaigns, inbox, nonces
 from ..store.db import queries, transaction
@@ -43,6 +44,7 @@ def ingest(self, event_id: int) -> None:
             return  # processed or dead meanwhile (a concurrent delivery of the same event)
         if failure["state"] == "dead":
             log.error("event %s dead after %s attempts: %s", event_id, failure["attempts"], exc)
+            metrics.EVENTS_DEAD.inc()
             return
         log.warning("event %s attempt %s failed: %s", event_id, failure["attempts"], exc)
         raise self.retry(countdown=_backoff(failure["attempts"]), exc=exc)
@@ -54,7 +56,7 @@ def ingest(self, event_id: int) -> None:
 def request_recompute(campaign_id: str) -> None:
     """Queue a recompute unless one is already queued. Never fails the caller: the sweeper heals."""
     try:
-        if coalesce.claim(campaign_id):
+        if settings().recompute_every_change or coalesce.claim(campaign_id):
             celery_app.send_task(RECOMPUTE, args=[campaign_id])
     except Exception as exc:  # noqa: BLE001
         log.warning("recompute of %s not queued (%s); the rollup sweeper will do it", campaign_id, exc)
@@ -66,17 +68,31 @@ def recompute(campaign_id: str) -> None:
     with transaction() as conn:
         result = campaigns.recompute_rollup(conn, campaign_id)
     if result is not None:
-        log.info("campaign %s surfaced %s blockers %s", campaign_id, result.status, list(result.blockers))
+        log.info("campaign %s surfaced %s blockers %s%s", campaign_id, result.status, list(result.first_blockers),
+                 f" (+{result.blockers - len(result.first_blockers)})" if result.blockers > len(result.first_blockers) else "")
+
+
+# The most tasks the inbox sweeper lets wait in the queue: with the queue empty, as many events as a
+# sweep ever re-enqueued (after a Redis outage, say), but a backlog is no longer copied into it again.
+INBOX_SWEEP_QUEUE_ROOM = 1000
 
 
 @shared_task(name=SWEEP_INBOX)
 def sweep_inbox() -> int:
     """Enqueue again the received events whose first enqueue was lost."""
+    from .app import queue_depth
+
     s = settings()
+    # An event merely waiting in a deep queue looks stale too: copying a backlog back into the queue
+    # every period multiplied it (tests/faults: 7 of 9 ingest tasks were duplicates). So the sweep
+    # only tops the queue up to INBOX_SWEEP_QUEUE_ROOM; what was really lost is found as it drains.
+    room = INBOX_SWEEP_QUEUE_ROOM - queue_depth()
+    if room <= 0:
+        return 0
     with transaction() as conn:
         if not claim_turn(conn, SWEEP_INBOX, s.inbox_sweep_interval_seconds):
             return 0
-        event_ids = inbox.claim_stale(conn, s.inbox_stale_after_seconds)
+        event_ids = inbox.claim_stale(conn, s.inbox_stale_after_seconds, limit=room)
     for event_id in event_ids:
         celery_app.send_task(INGEST, args=[event_id])
     if event_ids:
@@ -111,30 +127,27 @@ def purge_nonces() -> int:
 
 @shared_task(name=SWEEP_POLLS)
 def sweep_polls() -> int:
-    """Enqueue one poll task per page of due buys, a few pages per agent at most."""
-    from .polling import claim_due
+    """Enqueue one poll task per agent (a few pages of due buys), none for an agent whose last one
+    is still running: a hanging agent holds one worker slot at most (see worker/polling.py)."""
+    from .polling import agents_in_flight, claim_due, in_flight_ttl, mark_in_flight
 
     s = settings()
     with transaction() as conn:
         if not claim_turn(conn, SWEEP_POLLS, s.poll_sweep_interval_seconds):
             return 0
-    work = claim_due(per_agent_pages=s.poll_pages_per_agent)
+    work = claim_due(per_agent_pages=s.poll_pages_per_agent, in_flight=agents_in_flight())
     for agent_id, agent_pages in work.items():
-        for page in agent_pages:
-            celery_app.send_task(POLL_AGENT, args=[agent_id, page])
-    return sum(len(p) for p in work.values())
+        buy_ids = [b for page in agent_pages for b in page]
+        mark_in_flight(agent_id, in_flight_ttl(len(buy_ids), s.agent_call_timeout_seconds))
+        celery_app.send_task(POLL_AGENT, args=[agent_id, buy_ids])
+    return sum(len(p) for pages_ in work.values() for p in pages_)
 
 
 @shared_task(name=POLL_AGENT)
 def poll_agent(agent_id: str, buy_ids: list[str]) -> None:
-    from ..adcp.client import run
-    from .polling import load_agent, poll_page
+    from .polling import poll_agent_pages
 
-    agent = load_agent(agent_id)
-    if agent is None:
-        return
-    result = run(poll_page(agent, buy_ids, timeout=settings().agent_call_timeout_seconds))
-    for campaign_id in result.campaigns_changed:
+    for campaign_id in poll_agent_pages(agent_id, buy_ids, settings().agent_call_timeout_seconds):
         request_recompute(campaign_id)
 
 

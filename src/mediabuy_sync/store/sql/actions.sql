@@ -53,7 +53,7 @@ UPDATE campaigns SET status_version = status_version + 1, updated_at = now() WHE
 -- Per agent: its webhook scheme and, for HMAC or Bearer, its newest active secret's id.
 SELECT a.id, a.inbound_scheme,
        (SELECT c.id FROM agent_credentials c
-        WHERE c.agent_id = a.id AND c.active AND c.secret IS NOT NULL AND c.kind = a.inbound_scheme
+        WHERE c.agent_id = a.id AND c.active AND c.secret_sealed IS NOT NULL AND c.kind = a.inbound_scheme
         ORDER BY c.id DESC LIMIT 1) AS credential_id
 FROM sales_agents a
 WHERE a.id = ANY(%(agent_ids)s);

@@ -3,9 +3,20 @@ INSERT INTO sales_agents (id, name, endpoint_uri, protocol, inbound_scheme, outb
 VALUES (%(id)s, %(name)s, %(endpoint_uri)s, %(protocol)s, %(inbound_scheme)s, %(outbound_auth)s, %(jwks_uri)s);
 
 -- name: insert_credential
-INSERT INTO agent_credentials (agent_id, kind, key_id, secret, public_jwk)
-VALUES (%(agent_id)s, %(kind)s, %(key_id)s, %(secret)s, %(public_jwk)s)
+-- secret_sealed: the HMAC secret or Bearer token, encrypted (secretbox.py); never the plaintext.
+INSERT INTO agent_credentials (agent_id, kind, key_id, secret_sealed, public_jwk)
+VALUES (%(agent_id)s, %(kind)s, %(key_id)s, %(secret_sealed)s, %(public_jwk)s)
 RETURNING id;
+
+-- name: plaintext_secrets
+-- Rows written before migration 0006, still in clear: sealed by `db upgrade`.
+SELECT id, secret FROM agent_credentials WHERE secret IS NOT NULL FOR UPDATE;
+
+-- name: store_sealed
+UPDATE agent_credentials SET secret_sealed = %(secret_sealed)s, secret = NULL WHERE id = %(id)s;
+
+-- name: sealed_secrets
+SELECT id, secret_sealed FROM agent_credentials WHERE secret_sealed IS NOT NULL FOR UPDATE;
 
 -- name: list_agents
 SELECT a.id, a.name, a.endpoint_uri, a.protocol, a.inbound_scheme, a.created_at,

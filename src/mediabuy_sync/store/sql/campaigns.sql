@@ -10,18 +10,31 @@ FROM campaigns
 WHERE id = %(campaign_id)s
 FOR UPDATE;
 
--- name: buy_statuses
-SELECT id, status FROM media_buys WHERE campaign_id = %(campaign_id)s;
+-- name: buy_status_counts
+-- Counted here rather than every buy read into Python: a recompute of 10,000 buys stays a few
+-- milliseconds (index-only scan of media_buys_campaign_status).
+SELECT status, count(*) AS buys FROM media_buys WHERE campaign_id = %(campaign_id)s GROUP BY status;
 
 -- name: save_rollup
+-- The blockers (the buys holding the surfaced status) are gathered and stored without leaving the
+-- server; an unchanged list keeps its stored value (no new TOAST copy of a long array).
+WITH new AS (
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') AS blockers
+    FROM media_buys
+    WHERE campaign_id = %(campaign_id)s AND status = %(surfaced_status)s
+)
 UPDATE campaigns
-SET surfaced_status = %(surfaced_status)s, blockers = %(blockers)s, rollup_version = %(version)s,
-    rollup_at = now(), rollups = rollups + 1
-WHERE id = %(campaign_id)s;
+SET surfaced_status = %(surfaced_status)s,
+    blockers = CASE WHEN campaigns.blockers = new.blockers THEN campaigns.blockers ELSE new.blockers END,
+    rollup_version = %(version)s, rollup_at = now(), rollups = rollups + 1
+FROM new
+WHERE id = %(campaign_id)s
+RETURNING cardinality(campaigns.blockers) AS blockers, campaigns.blockers[1:%(blockers_shown)s] AS first_blockers;
 
 -- name: record_surfaced_change
-INSERT INTO status_changes (entity_type, entity_id, from_status, to_status, source, outcome)
-VALUES ('campaign', %(campaign_id)s, %(from_status)s, %(to_status)s, 'rollup', 'applied');
+-- clock_timestamp(), not now(): the moment the new status was decided, as the end-to-end benchmark reads it.
+INSERT INTO status_changes (entity_type, entity_id, from_status, to_status, source, outcome, at)
+VALUES ('campaign', %(campaign_id)s, %(from_status)s, %(to_status)s, 'rollup', 'applied', clock_timestamp());
 
 -- name: rollups_owed
 SELECT id FROM campaigns WHERE rollup_version < status_version ORDER BY updated_at LIMIT %(limit)s;

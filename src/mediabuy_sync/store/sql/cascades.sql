@@ -109,12 +109,13 @@ UPDATE cascade_items SET updated_at = now()
 WHERE cascade_id = %(cascade_id)s AND sales_agent_id = %(agent_id)s AND state = 'pending';
 
 -- name: credential_secret
-SELECT secret FROM agent_credentials WHERE id = %(credential_id)s AND active AND secret IS NOT NULL;
+-- Sealed (secretbox.py): the caller opens it.
+SELECT secret_sealed FROM agent_credentials WHERE id = %(credential_id)s AND active AND secret_sealed IS NOT NULL;
 
 -- name: newest_secret
--- The credential a push_notification_config names: the agent's newest active HMAC secret or token.
-SELECT id, secret FROM agent_credentials
-WHERE agent_id = %(agent_id)s AND active AND kind = %(kind)s AND secret IS NOT NULL
+-- The credential a push_notification_config names: the agent's newest active HMAC secret or token (sealed).
+SELECT id, secret_sealed FROM agent_credentials
+WHERE agent_id = %(agent_id)s AND active AND kind = %(kind)s AND secret_sealed IS NOT NULL
 ORDER BY id DESC
 LIMIT 1;
 

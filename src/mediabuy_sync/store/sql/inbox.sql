@@ -1,7 +1,8 @@
 -- name: agent_inbound_auth
--- The agent's scheme, its active secrets and its active public keys, in one round trip on the webhook path.
+-- The agent's scheme, its active secrets (sealed: see secretbox.py) and its active public keys, in one
+-- round trip on the webhook path.
 SELECT a.id, a.inbound_scheme,
-       coalesce(array_agg(c.secret ORDER BY c.id) FILTER (WHERE c.active AND c.secret IS NOT NULL), '{}') AS secrets,
+       coalesce(array_agg(c.secret_sealed ORDER BY c.id) FILTER (WHERE c.active AND c.secret_sealed IS NOT NULL), '{}') AS sealed_secrets,
        coalesce(jsonb_object_agg(c.key_id, c.public_jwk) FILTER (WHERE c.active AND c.kind = 'jwk'), '{}') AS public_jwks
 FROM sales_agents a
 LEFT JOIN agent_credentials c ON c.agent_id = a.id
@@ -43,13 +44,17 @@ WHERE id = %(event_id)s AND state = 'received'
 RETURNING attempts, state;
 
 -- name: claim_stale_received
--- Events whose enqueue was lost (broker down, worker gone): enqueue them again, at most once a period.
+-- Events whose enqueue was lost (broker down, worker gone): enqueue them again. The wait before the
+-- next re-enqueue doubles (at least stale_after, else as long as the event had waited when last
+-- enqueued): an event merely waiting in a deep queue is not copied into it again every period,
+-- which multiplied a backlog (tests/faults saw 8,700 re-enqueues for 2,000 events).
 UPDATE webhook_events
 SET enqueued_at = now()
 WHERE id IN (
     SELECT id FROM webhook_events
     WHERE state = 'received'
-      AND coalesce(enqueued_at, received_at) < now() - make_interval(secs => %(stale_after)s)
+      AND coalesce(enqueued_at, received_at) < now() - greatest(make_interval(secs => %(stale_after)s),
+                                                              coalesce(enqueued_at, received_at) - received_at)
     ORDER BY received_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED

@@ -11,6 +11,8 @@ WITH due AS (
       AND mb.status = ANY(%(polled)s)
       AND mb.adcp_media_buy_id IS NOT NULL
       AND (a.poll_backoff_until IS NULL OR a.poll_backoff_until <= now())
+      -- an agent whose poll is still in flight (a hanging agent) gets no second one: see worker/polling.py
+      AND NOT (mb.sales_agent_id = ANY(%(in_flight)s))
 )
 UPDATE media_buys mb
 SET poll_due_at = now() + make_interval(secs => %(lease)s)
@@ -51,6 +53,13 @@ WHERE mb.id = s.id;
 
 -- name: defer_polls
 UPDATE media_buys SET poll_due_at = %(until)s WHERE id = ANY(%(buy_ids)s);
+
+-- name: defer_polls_to_backoff
+-- Buys left unpolled because their agent just failed: they wait for its backoff like the rest.
+UPDATE media_buys mb
+SET poll_due_at = coalesce(a.poll_backoff_until, now())
+FROM sales_agents a
+WHERE a.id = %(agent_id)s AND mb.sales_agent_id = a.id AND mb.id = ANY(%(buy_ids)s);
 
 -- name: buys_of_agent_polled
 SELECT id FROM media_buys

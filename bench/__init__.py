@@ -1,0 +1,1 @@
+"""Performance benchmarks of mediabuy-sync: `bench/run [--quick] [name…]` (see README, Performance)."""

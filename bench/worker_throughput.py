@@ -1,0 +1,122 @@
+"""3. Worker throughput: status events applied per second (inbox → media buy → status_changes → rollup)
+by one Celery worker of two processes (the Procfile's), the inbox pre-filled and the queue pre-loaded.
+
+Side by side in the same run, on the same kind of events: the code as configured (one event per Celery
+task, its writes pipelined; recomputes coalesced per campaign) and the same code with
+MEDIABUY_RECOMPUTE_EVERY_CHANGE=1: one recompute task per applied event, as before coalescing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mediabuy_sync.store.db import transaction
+
+from . import env as bench_env
+from . import fixtures
+from .report import Figure
+
+NAME = "workers"
+BASELINE = {"MEDIABUY_RECOMPUTE_EVERY_CHANGE": "1"}
+
+
+def prepare(n_events: int, n_campaigns: int, buys_per_campaign: int) -> tuple[list[int], int]:
+    """Agents, campaigns, and `n_events` webhooks in the inbox toggling the buys ACTIVE ⇄ PAUSED, each
+    newer than the last; returns (event ids, number of buys)."""
+    agent_ids = list(fixtures.make_agents(20, prefix="wagent"))
+    fixtures.make_campaigns(n_campaigns, buys_per_campaign, agent_ids)
+    n_buys = n_campaigns * buys_per_campaign
+    rows = []
+    for j in range(n_events):
+        c, k = divmod(j % n_buys, buys_per_campaign)
+        toggle = (j // n_buys) % 2 == 0  # first pass: ACTIVE → PAUSED, then back, …
+        rows.append((fixtures.agent_of(c, k, buys_per_campaign, agent_ids),
+                     fixtures.status_webhook(fixtures.buy_of(c, k)[1], "paused" if toggle else "active", 10 + j)))
+    return fixtures.insert_events(rows), n_buys
+
+
+def drain(event_ids: list[int], name: str, timeout: float) -> dict:
+    """Enqueue the events to a running worker; wait until every one is processed and no rollup is owed.
+    The rate is taken from PostgreSQL's own clock: first event processed to last commit."""
+    fixtures.enqueue(event_ids)
+    bench_env.wait_until(lambda: _left(event_ids) == 0, timeout, 0.25, what=f"{name}: events processed")
+    bench_env.wait_until(lambda: _owed() == 0, 60, 0.1, what=f"{name}: rollups done")
+    with transaction() as conn:
+        row = conn.execute(
+            """SELECT extract(epoch FROM max(processed_at) - min(processed_at)) AS events_span,
+                      min(processed_at) AS first, count(*) AS processed
+               FROM webhook_events WHERE id = ANY(%(ids)s)""", {"ids": event_ids}).fetchone()
+        last_rollup = conn.execute("SELECT extract(epoch FROM max(rollup_at) - %(first)s) AS span FROM campaigns",
+                                   {"first": row["first"]}).fetchone()["span"]
+        outcomes = {r["outcome"]: r["n"] for r in conn.execute(
+            "SELECT outcome, count(*) AS n FROM webhook_events WHERE id = ANY(%(ids)s) GROUP BY outcome",
+            {"ids": event_ids})}
+        recomputes = conn.execute("SELECT sum(rollups) AS n FROM campaigns").fetchone()["n"]
+    span = max(float(row["events_span"] or 0), float(last_rollup or 0))
+    return {"rate": len(event_ids) / span if span else None, "span": span, "outcomes": outcomes,
+            "recomputes": int(recomputes or 0)}
+
+
+def _left(event_ids: list[int]) -> int:
+    with transaction() as conn:
+        return conn.execute("SELECT count(*) AS n FROM webhook_events WHERE id = ANY(%(ids)s) AND state = 'received'",
+                            {"ids": event_ids}).fetchone()["n"]
+
+
+def _owed() -> int:
+    with transaction() as conn:
+        return conn.execute("SELECT count(*) AS n FROM campaigns WHERE rollup_version < status_version").fetchone()["n"]
+
+
+def _replayable(event_ids: list[int]) -> None:
+    """Put processed events back in the inbox and the buys back as they were, for another run."""
+    with transaction() as conn:
+        conn.execute("UPDATE webhook_events SET state = 'received', processed_at = NULL, outcome = NULL, attempts = 0 "
+                     "WHERE id = ANY(%(ids)s)", {"ids": event_ids})
+        conn.execute("UPDATE media_buys SET status = 'ACTIVE', adcp_status = 'active', status_as_of = %(t0)s",
+                     {"t0": fixtures.T0})
+        conn.execute("DELETE FROM status_changes")
+        conn.execute("UPDATE campaigns SET rollups = 0")
+
+
+def _reset_recompute_counters() -> None:
+    with transaction() as conn:
+        conn.execute("UPDATE campaigns SET rollups = 0")
+
+
+def run(env: dict, quick: bool) -> list[Figure]:
+    n_events = 4_000 if quick else 20_000
+    # 100 campaigns of 20 buys: many campaigns at once, as a platform sees them
+    events, n_buys = prepare(n_events, 100, 20)
+    # the baseline on the first quarter of the events (it is slow), then the code as configured on all
+    baseline_ids, batched_ids = events[: n_events // 4], events
+    _reset_recompute_counters()
+    baseline_worker = bench_env.start_worker({**env, **BASELINE}, name="worker-baseline")
+    try:
+        base = drain(baseline_ids, "baseline", 600)
+    finally:
+        baseline_worker.stop()
+    # the baseline processed the first quarter: put those back so both runs apply the same kind of work
+    _replayable(baseline_ids)
+    bench_env.shared_worker(env)
+    batched = drain(batched_ids, "as configured", 600)
+    ratio = batched["rate"] / base["rate"] if base["rate"] and batched["rate"] else None
+    scaling = []
+    if not quick:  # how the rate grows with worker processes: the same code with one
+        _replayable(baseline_ids)
+        bench_env.stop_all()  # the shared worker too: one process alone
+        single = bench_env.start_worker(env, name="worker-one-process", concurrency=1)
+        try:
+            one = drain(baseline_ids, "one process", 600)
+        finally:
+            single.stop()
+        scaling.append(Figure(NAME, "status events applied/s, 1 worker process (same run)", one["rate"], "/s",
+                              note=f"2 processes ÷ 1: {batched['rate'] / one['rate']:.2f}×"))
+    return scaling + [
+        Figure(NAME, "status events applied/s, 2 worker processes", batched["rate"], "/s", 1000, ">=",
+               f"{n_events:,} events over {n_buys:,} buys of 100 campaigns in {batched['span']:.1f} s; "
+               f"{batched['recomputes']:,} recomputes"),
+        Figure(NAME, "same code, one recompute per event (MEDIABUY_RECOMPUTE_EVERY_CHANGE=1, same run)", base["rate"], "/s",
+               note=f"{len(baseline_ids):,} events in {base['span']:.1f} s; {base['recomputes']:,} recomputes"),
+        Figure(NAME, "as configured ÷ one recompute per event", ratio, "×", 2.0, ">="),
+    ]

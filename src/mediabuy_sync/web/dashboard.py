@@ -1,0 +1,259 @@
+"""/ops: server-rendered pages for the people who run the service (admin token).
+
+Campaigns with their surfaced status and blockers; one campaign's media buys, packages, delivery and
+status timeline; the agents' webhook freshness, signature failures and polling; dead events with a
+replay button; and two small charts (webhooks per minute per agent, inbox lag over the last hour).
+
+A browser cannot send an Authorization header when it follows a link, so the admin token is also
+taken once by a login form, which sets a session cookie (HttpOnly, SameSite=Strict, path /ops): an
+expiry and its HMAC under the admin token, so nothing is stored and changing the token ends every
+session. Forms that change something carry a CSRF token derived from that cookie. Scripts may send
+`Authorization: Bearer <admin token>` instead. No JavaScript, nothing loaded from elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from datetime import datetime, timezone
+
+import flask_smorest
+from flask import current_app, g, redirect, render_template, request
+from marshmallow import Schema, fields, validate
+
+from .. import metrics
+from ..config import settings
+from ..store import inbox
+from ..store.db import queries, transaction
+from ..worker.app import INGEST
+from . import dashboard_chart
+from .api import RequestParser
+from .errors import ApiError
+from .publisher import publisher
+
+log = logging.getLogger(__name__)
+Q = queries("ops")
+COOKIE = "mediabuy_ops"
+SESSION_SECONDS = 12 * 3600
+STATEMENT_TIMEOUT_MS = 5000
+HTML = {"type": "string"}
+
+
+class PageBlueprint(flask_smorest.Blueprint):
+    """HTML pages, documented in /openapi.json like every route; form errors in the JSON envelope."""
+
+    ARGUMENTS_PARSER = RequestParser()
+
+
+bp = PageBlueprint("dashboard", __name__, url_prefix="/ops", template_folder="dashboard_templates",
+                   description="The operators' pages (HTML; admin token by login form or Bearer).")
+
+
+def _page_doc(func):
+    """What every page may answer: itself, the login page (303) without a session, the errors."""
+    func = bp.alt_response(303, description="No session: to /ops/login.")(func)
+    func = bp.alt_response(403, "FORBIDDEN")(func)
+    return bp.alt_response(503, "SERVICE_UNAVAILABLE")(func)
+
+
+class LoginForm(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=1024),
+                          metadata={"description": "MEDIABUY_ADMIN_TOKEN"})
+
+
+class ReplayForm(Schema):
+    csrf = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    event_id = fields.List(fields.Integer(validate=validate.Range(min=1, max=2**63 - 1)), required=True,
+                           validate=validate.Length(min=1, max=1000))
+
+
+# --- the session ---------------------------------------------------------------------------------
+
+
+def _token() -> str:
+    token = settings().admin_token
+    if not token:
+        raise ApiError(403, "FORBIDDEN", "The ops pages are disabled: MEDIABUY_ADMIN_TOKEN is not set.")
+    return token
+
+
+def _sign(token: str, message: str) -> str:
+    return hmac.new(token.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _session_cookie(token: str) -> str:
+    expires = str(int(time.time()) + SESSION_SECONDS)
+    return f"{expires}.{_sign(token, 'session:' + expires)}"
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(hashlib.sha256(a.encode()).digest(), hashlib.sha256(b.encode()).digest())
+
+
+def _authenticated(token: str) -> bool:
+    scheme, _, presented = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and presented.strip():
+        return _same(presented.strip(), token)
+    expires, _, mac = (request.cookies.get(COOKIE) or "").partition(".")
+    if not expires.isdigit() or int(expires) < time.time():
+        return False
+    return _same(mac, _sign(token, "session:" + expires))
+
+
+def _csrf(token: str) -> str:
+    return _sign(token, "csrf:" + (request.cookies.get(COOKIE) or request.headers.get("Authorization") or ""))
+
+
+def _session():
+    """None when the request may see the pages, else the redirect to the login form."""
+    token = _token()
+    if not _authenticated(token):
+        return redirect("/ops/login", 303)
+    g.csrf = _csrf(token)
+    return None
+
+
+def _render(template: str, **values):
+    html = render_template(f"ops/{template}", csrf=g.get("csrf", ""), now=datetime.now(timezone.utc), **values)
+    response = current_app.response_class(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    # nothing from elsewhere, no scripts at all; inline styles only
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+    return response
+
+
+def _read(*statements):
+    """Run named queries (name, params) in one read under a short statement timeout."""
+    with transaction() as conn:
+        conn.execute(Q["statement_timeout"], {"milliseconds": str(STATEMENT_TIMEOUT_MS)})
+        return [conn.execute(Q[name], params or {}).fetchall() for name, params in statements]
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET"])
+@bp.response(200, HTML, content_type="text/html")
+def login_page():
+    """The ops login form"""
+    _token()
+    return _render("login.html")
+
+
+@bp.route("/login", methods=["POST"])
+@bp.arguments(LoginForm, location="form")
+@bp.response(200, HTML, content_type="text/html", description="After the redirect: the campaigns page.")
+@bp.alt_response(303, description="To /ops with a session cookie, or back to /ops/login when the token is wrong.")
+@bp.alt_response(403, "FORBIDDEN")
+def login(form: dict):
+    """Open an ops session with the admin token"""
+    token = _token()
+    if not _same(form["token"], token):
+        return redirect("/ops/login", 303)
+    response = redirect("/ops", 303)
+    response.set_cookie(COOKIE, _session_cookie(token), max_age=SESSION_SECONDS, path="/ops", httponly=True,
+                        samesite="Strict", secure=request.is_secure)
+    return response
+
+
+@bp.route("/logout", methods=["POST"])
+@bp.response(200, HTML, content_type="text/html", description="After the redirect: the login page.")
+@bp.alt_response(303, description="To /ops/login, the session cookie removed.")
+def logout():
+    """Close the ops session"""
+    response = redirect("/ops/login", 303)
+    response.delete_cookie(COOKIE, path="/ops")
+    return response
+
+
+@bp.route("", methods=["GET"])
+@bp.response(200, HTML, content_type="text/html")
+@_page_doc
+def campaigns_page():
+    """Campaigns: surfaced status and blockers, blocked ones first"""
+    if (answer := _session()) is not None:
+        return answer
+    campaigns, per_minute, lag = _read(("campaigns_page", {"limit": 200}), ("events_per_minute", None),
+                                       ("inbox_lag_per_minute", None))
+    blocker_ids = sorted({b for c in campaigns for b in c["first_blockers"] or ()})
+    (blockers,) = _read(("blocker_buys", {"ids": blocker_ids}))
+    return _render("campaigns.html", campaigns=campaigns, blockers={b["id"]: b for b in blockers},
+                   events_chart=dashboard_chart.events_per_minute(per_minute),
+                   lag_chart=dashboard_chart.inbox_lag(lag))
+
+
+@bp.route("/campaigns/<id:campaign_id>", methods=["GET"])
+@bp.response(200, HTML, content_type="text/html")
+@bp.alt_response(404, "NOT_FOUND")
+@_page_doc
+def campaign_page(campaign_id: str):
+    """One campaign: media buys, packages, delivery and the timeline of status changes"""
+    if (answer := _session()) is not None:
+        return answer
+    campaign, buys, packages, timeline = _read(
+        ("campaign", {"id": campaign_id}), ("campaign_buys", {"id": campaign_id}),
+        ("campaign_packages", {"id": campaign_id}), ("campaign_timeline", {"id": campaign_id, "limit": 500}))
+    if not campaign:
+        raise ApiError(404, "NOT_FOUND", f"No campaign {campaign_id!r}.")
+    packages_of: dict[str, list] = {}
+    for package in packages:
+        packages_of.setdefault(package["media_buy_id"], []).append(package)
+    return _render("campaign.html", campaign=campaign[0], buys=buys, packages_of=packages_of, timeline=timeline)
+
+
+@bp.route("/agents", methods=["GET"])
+@bp.response(200, HTML, content_type="text/html")
+@_page_doc
+def agents_page():
+    """Sales agents: webhook freshness, signature failures, poll errors and next poll"""
+    if (answer := _session()) is not None:
+        return answer
+    agents, per_minute = _read(("agents_page", None), ("events_per_minute", None))
+    return _render("agents.html", agents=agents, signature_failures=_signature_failures(),
+                   events_chart=dashboard_chart.events_per_minute(per_minute))
+
+
+def _signature_failures() -> dict[str, float]:
+    """Webhooks refused for their signature or token, per agent, since this web started (its metrics)."""
+    failures: dict[str, float] = {}
+    for labels, value in metrics.samples("mediabuy_webhooks_received_total"):
+        if labels.get("outcome") == "rejected" and labels.get("reason", "").startswith("webhook_"):
+            failures[labels["agent"]] = failures.get(labels["agent"], 0) + value
+    return failures
+
+
+@bp.route("/events/dead", methods=["GET"])
+@bp.response(200, HTML, content_type="text/html")
+@_page_doc
+def dead_events_page():
+    """Dead webhook events, with a replay button"""
+    if (answer := _session()) is not None:
+        return answer
+    with transaction() as conn:
+        dead = inbox.list_dead(conn, 500)
+    return _render("dead_events.html", events=dead, replayed=None)
+
+
+@bp.route("/events/replay", methods=["POST"])
+@bp.arguments(ReplayForm, location="form")
+@bp.response(200, HTML, content_type="text/html", description="The dead events page, saying what was replayed.")
+@_page_doc
+def replay(form: dict):
+    """Replay dead events (form, with the page's CSRF token)"""
+    if (answer := _session()) is not None:
+        return answer
+    if not _same(form["csrf"], g.csrf):
+        raise ApiError(403, "FORBIDDEN", "The form's CSRF token is not valid: reload the page and try again.")
+    with transaction() as conn:
+        replayed = inbox.replay_dead(conn, form["event_id"])
+    try:
+        for event_id in replayed:
+            publisher.send_task(INGEST, args=[event_id])
+    except Exception as exc:  # noqa: BLE001 - they are `received` again: the inbox sweeper enqueues them
+        log.warning("replayed events not all enqueued (%s); the sweeper will", exc)
+    with transaction() as conn:
+        dead = inbox.list_dead(conn, 500)
+    return _render("dead_events.html", events=dead, replayed=replayed)

@@ -1,0 +1,109 @@
+"""Metrics and log context for Celery, from its signals: nothing in the tasks themselves.
+
+- Every publish (web, worker, beat) carries the sender's log context in a message header, so a
+  webhook's request id follows it into the ingest task, the recompute that task queues, and so on.
+- Every task runs with that context, plus what its arguments name (event, campaign, agent).
+- Durations, failures and retries per task; tasks published per task.
+- A worker's parent and beat serve their process group's metrics on a small HTTP port
+  (MEDIABUY_WORKER_METRICS_PORT, MEDIABUY_BEAT_METRICS_PORT; 0: off).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import signals
+
+from .. import logs, metrics
+from ..config import settings
+from .app import INGEST, POLL_AGENT, RECOMPUTE, RUN_CASCADE_AGENT
+
+log = logging.getLogger(__name__)
+
+HEADER = "mediabuy_context"
+# What a task's positional arguments are, for its log lines.
+_ARGUMENT_FIELDS = {
+    INGEST: ("event_id",),
+    RECOMPUTE: ("campaign_id",),
+    POLL_AGENT: ("agent_id",),
+    RUN_CASCADE_AGENT: (None, "agent_id"),
+}
+_started: dict[str, float] = {}
+
+
+@signals.setup_logging.connect
+def _json_logs(loglevel=None, **_):
+    # Connected: Celery leaves logging to us (worker and beat alike).
+    logs.configure_logging()
+
+
+@signals.before_task_publish.connect
+def _carry_context(sender=None, headers=None, body=None, **_):
+    metrics.TASKS_PUBLISHED.labels(sender or "unknown").inc()
+    context = {k: v for k, v in logs.current_context().items() if k in logs.CONTEXT_FIELDS}
+    if headers is not None and context:
+        headers[HEADER] = context
+
+
+@signals.task_prerun.connect
+def _task_started(task_id=None, task=None, args=None, **_):
+    logs.clear()
+    context = dict(getattr(task.request, HEADER, None) or {})
+    for name, value in zip(_ARGUMENT_FIELDS.get(task.name, ()), args or ()):
+        if name is not None:
+            context[name] = value
+    logs.bind(**context)
+    _started[task_id] = time.monotonic()
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id=None, task=None, state=None, **_):
+    started = _started.pop(task_id, None)
+    if started is not None:
+        metrics.TASK_DURATION.labels(task.name, (state or "unknown").lower()).observe(time.monotonic() - started)
+    logs.clear()
+
+
+@signals.task_failure.connect
+def _task_failed(sender=None, exception=None, **_):
+    metrics.TASK_FAILURES.labels(getattr(sender, "name", "unknown"), type(exception).__name__).inc()
+
+
+@signals.task_retry.connect
+def _task_retried(sender=None, **_):
+    metrics.TASK_RETRIES.labels(getattr(sender, "name", "unknown")).inc()
+
+
+@signals.worker_init.connect
+def _worker_metrics(**_):
+    _serve_group(settings().worker_metrics_port, "worker")
+
+
+@signals.beat_init.connect
+def _beat_metrics(**_):
+    _serve_group(settings().beat_metrics_port, "beat")
+
+
+@signals.worker_shutdown.connect
+def _worker_gone(**_):
+    metrics.remove_own_dir()
+
+
+@signals.worker_process_shutdown.connect
+def _child_gone(pid=None, **_):
+    if pid:
+        metrics.mark_process_dead(pid)
+
+
+def _serve_group(port: int, role: str) -> None:
+    """In the group's first process, before any child: start clean, then serve (if a port is set)."""
+    metrics.reset_multiprocess_dir()
+    if not port:
+        return
+    try:
+        metrics.serve_group(port, settings().metrics_bind)
+    except OSError as exc:  # a port taken must not stop the worker: its work matters more
+        log.error("%s metrics not served on port %s: %s", role, port, exc)
+    else:
+        log.info("%s metrics on http://%s:%s/metrics", role, settings().metrics_bind, port)

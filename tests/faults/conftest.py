@@ -1,0 +1,81 @@
+"""Fault tests: a stream of signed webhooks over many campaigns while processes die, brokers stall
+and agents misbehave; the ledger is checked at the end (tests/support/stream.py).
+
+MEDIABUY_FAULTS_HEAVY=1 scales every stream up tenfold (10,000 events instead of 1,000).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from support.stack import start_worker
+
+
+@pytest.fixture(scope="module")
+def extra_worker(stack):
+    """A second Celery worker of the faults' own (the session's worker keeps running beside it)."""
+    started = []
+
+    def start(name: str = "worker-faults", env: dict | None = None):
+        proc = start_worker(env or stack["env"], name=name)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def _signal_group(proc, sig: int) -> None:
+    try:
+        os.killpg(proc.popen.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="module")
+def fault_stack(stack):
+    """Our own web, worker and beat whose PostgreSQL and Redis connections go through proxies the test
+    cuts; the session's worker and beat are paused (SIGSTOP) meanwhile, so that only processes that
+    see the fault do the work and nothing heals behind the test's back."""
+    from urllib.parse import urlparse
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    from mediabuy_sync import devservices
+    from support.stack import start_beat, start_web
+    from support.tcp_proxy import TcpProxy
+
+    # A stale-after of 10 s rather than the session's 2 s: still far below production's 60 s, but
+    # the sweeper does not copy a backlog of thousands of events back into the queue every few seconds
+    env = {**stack["env"], "MEDIABUY_INBOX_STALE_AFTER_SECONDS": "10"}
+    info = conninfo_to_dict(env["DATABASE_URL"])
+    pg = TcpProxy(info.get("host") or "127.0.0.1", int(info.get("port") or 5432)).start()
+    env["DATABASE_URL"] = devservices.with_database(env["DATABASE_URL"], info["dbname"]) + f" host=127.0.0.1 port={pg.port}"
+    url = urlparse(env["REDIS_URL"])
+    redis = TcpProxy(url.hostname, url.port or 6379).start()
+    env["REDIS_URL"] = url._replace(netloc=f"127.0.0.1:{redis.port}").geturl()
+
+    paused = [stack["worker"], stack["beat"]]
+    for proc in paused:
+        _signal_group(proc, signal.SIGSTOP)
+    # "started": every process of the fault stack, the ones a test starts later too (stopped at the end)
+    state = {"env": env, "pg": pg, "redis": redis, "started": []}
+    try:
+        state["worker"] = start_worker(env, name="worker-faults")
+        state["started"].append(state["worker"])
+        state["beat"] = start_beat(env, name="beat-faults")
+        state["started"].append(state["beat"])
+        state["web"], state["base_url"] = start_web(env, name="web-faults")
+        state["started"].append(state["web"])
+        yield state
+    finally:
+        for proc in state["started"]:
+            proc.stop(timeout=5)
+        for proc in paused:
+            _signal_group(proc, signal.SIGCONT)
+        pg.cut()
+        redis.cut()

@@ -20,6 +20,7 @@ from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import validate
 
 from mediabuy_sync.web import create_app
+from support.stack import OUTPUT
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 ADMIN_TOKEN = "test-admin-token"  # tests/conftest.py
@@ -222,6 +223,10 @@ def test_schemathesis_reached_every_operation(document):
                   if method.upper() in METHODS}
     assert reached == documented, documented - reached
     assert not [s for *_, s in SENT if s >= 500]
-    print(f"\nschemathesis: {len(SENT)} requests, {sum(s >= 500 for *_, s in SENT)} answered 5xx")
+    line = f"schemathesis: {len(SENT)} requests, {sum(s >= 500 for *_, s in SENT)} answered 5xx"
+    print("\n" + line)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with open(OUTPUT / "fuzz.txt", "a") as out:  # kept with the run's logs, so a CI run's figures can be quoted
+        out.write(line + "\n")
     for (method, path), statuses in sorted(Counter((m, p) for m, p, _ in SENT).items()):
         print(f"  {method} {path}: {statuses} —", dict(sorted(Counter(s for m, p, s in SENT if (m, p) == (method, path)).items())))

@@ -368,8 +368,15 @@ def final_statuses(stream: Stream) -> list[str]:
 
 
 def report(name: str, figures: dict) -> None:
-    """Print the figures (pytest -s shows them; the README's note quotes them)."""
-    print(f"\n[faults] {name}: " + json.dumps(figures, sort_keys=True))
+    """Print the figures (pytest -s shows them) and keep them in test-output/<run>/faults.jsonl, so a
+    CI run's figures can be quoted."""
+    from support.stack import OUTPUT
+
+    line = json.dumps({"scenario": name, **figures}, sort_keys=True, default=str)
+    print(f"\n[faults] {line}")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with open(OUTPUT / "faults.jsonl", "a") as out:
+        out.write(line + "\n")
 
 
 # --- process faults ------------------------------------------------------------------------

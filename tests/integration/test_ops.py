@@ -319,7 +319,7 @@ def test_the_ops_pages_in_chromium(traffic, stack, browser):
     # a line for the busiest agent of the last hour (earlier suites' agents may outnumber ours: the
     # chart draws the busiest eight and the rest as "others")
     busiest = _one("SELECT agent_id FROM webhook_events WHERE received_at > now() - interval '1 hour' "
-                   "GROUP BY agent_id ORDER BY count(*) DESC, agent_id LIMIT 1")["agent_id"]
+                   "GROUP BY agent_id ORDER BY count(*) DESC, agent_id LIMIT 1", ())["agent_id"]
     assert busiest in page.locator("svg.chart").first.inner_html()
     page.screenshot(path=str(SCREENSHOTS / "ops-campaigns.png"), full_page=True)
 

@@ -49,6 +49,9 @@ def _configure_environment() -> None:
             "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS": "12",
             # room for a cold worker's first calls; tests of actions read the answer with a longer timeout
             "MEDIABUY_ACTION_DEADLINE_SECONDS": "20",
+            # a cascade job lost with its worker is restarted by beat this soon (tests/faults/
+            # test_cascade_restart.py); above a live job's longest quiet stretch (a 10 s call + 5 s)
+            "MEDIABUY_CASCADE_STALE_AFTER_SECONDS": "16",
         }
     )
 

@@ -63,6 +63,7 @@ class Faults:
     silent_change_per_minute: float = 0.0  # per live buy: pause/resume it with no webhook
     submitted_webhook: bool = True  # also announce `submitted` (carries the media_buy_id)
     update_webhooks: bool = True  # a completed update_media_buy webhook after each update
+    update_delay_seconds: float = 0.0  # update_media_buy answers this long after applying (a slow seller)
 
 
 @dataclass

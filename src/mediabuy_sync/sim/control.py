@@ -9,6 +9,7 @@ Control API (JSON, unauthenticated — the simulator binds to loopback by defaul
     GET  /_sim/knobs                     {"timings": {…}, "faults": {…}}
     POST /_sim/knobs                     same shape (or flat); all-or-nothing, 400 names a bad key
     GET  /_sim/webhooks[?media_buy_id=…] the emitter's log, oldest first (last 1000)
+    GET  /_sim/updates[?media_buy_id=…]  update_media_buy by idempotency key: request, answer, replays
     POST /_sim/webhooks/flush            send the webhooks held for reordering now
 """
 
@@ -93,6 +94,14 @@ def control_router(agent: SimAgent) -> Router:
             entries = [e for e in entries if e.get("media_buy_id") == wanted]
         return JSONResponse({"webhooks": entries})
 
+    async def updates(request: Request) -> JSONResponse:
+        # not the request itself: a push config in it may carry the buyer's webhook secret
+        entries = [{k: v for k, v in e.items() if k != "request"} for e in agent.store.updates.values()]
+        wanted = request.query_params.get("media_buy_id")
+        if wanted:
+            entries = [e for e in entries if e["media_buy_id"] == wanted]
+        return JSONResponse({"updates": entries})
+
     async def flush(request: Request) -> JSONResponse:
         return JSONResponse({"flushed": agent.emitter.flush_held()})
 
@@ -100,7 +109,7 @@ def control_router(agent: SimAgent) -> Router:
         base = agent.base_url
         return JSONResponse({
             "agent_id": agent.settings.id, "mcp": f"{base}/mcp", "jwks": f"{base}{JWKS_PATH}",
-            "control": [f"{base}/_sim/{p}" for p in ("buys", "stats", "knobs", "webhooks")],
+            "control": [f"{base}/_sim/{p}" for p in ("buys", "stats", "knobs", "webhooks", "updates")],
         })
 
     return Router(routes=[
@@ -113,6 +122,7 @@ def control_router(agent: SimAgent) -> Router:
         Route("/_sim/knobs", knobs, methods=["GET", "POST"]),
         Route("/_sim/webhooks", webhooks),
         Route("/_sim/webhooks/flush", flush, methods=["POST"]),
+        Route("/_sim/updates", updates),
     ])
 
 

@@ -10,6 +10,7 @@ that. The media_buy_id exists from the start and is added to the submitted answe
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -154,6 +155,18 @@ class SimSeller(DecisioningPlatform):
     async def update_media_buy(self, media_buy_id, patch, ctx):
         agent = self.agent
         raw = patch.model_dump(mode="json", exclude_none=True)
+        key = raw.get("idempotency_key")
+        recorded = agent.store.recorded_update(ctx.account.id, key) if key else None
+        if recorded is not None:
+            # A retry (the buyer's worker died before it read our answer): the first answer again,
+            # nothing applied twice; the same key over another request is the buyer's bug.
+            if recorded["request"] != raw:
+                raise AdcpError("IDEMPOTENCY_CONFLICT", field="idempotency_key", recovery="correctable",
+                                message=f"idempotency_key {key!r} was used for another request.")
+            recorded["replays"] += 1
+            agent.stats["updates_replayed"] += 1
+            await self._slow_update()
+            return copy.deepcopy(recorded["response"])
         buy = self._buy(media_buy_id)
         now = time.time()
         if raw.get("revision") is not None and raw["revision"] != buy.revision:
@@ -214,11 +227,19 @@ class SimSeller(DecisioningPlatform):
         }
         if affected:
             response["affected_packages"] = [p.wire() for p in affected]
+        if key:  # recorded before any wait: a retry arriving meanwhile gets this answer, not a second update
+            agent.store.record_update(ctx.account.id, key, buy.media_buy_id, raw, response, now)
         if agent.faults.update_webhooks:
             target = PushTarget.from_wire(raw.get("push_notification_config")) or buy.push
             agent.emitter.emit(target, task_id=f"task_upd_{uuid.uuid4().hex[:16]}", task_type="update_media_buy",
                                status="completed", result=response)
+        await self._slow_update()
         return response
+
+    async def _slow_update(self) -> None:
+        """The `update_delay_seconds` knob: the update is applied (and recorded) at once, its answer late."""
+        if self.agent.faults.update_delay_seconds > 0:
+            await asyncio.sleep(self.agent.faults.update_delay_seconds)
 
     def _apply_package_update(self, buy: Buy, package: Package, update: dict[str, Any], now: float) -> None:
         summary = []

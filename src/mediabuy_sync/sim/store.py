@@ -8,6 +8,7 @@ the SDK.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -288,7 +289,8 @@ class Buy:
 
 
 class BuyStore:
-    """The buys of one agent, by id, and the create idempotency keys that made them."""
+    """The buys of one agent, by id, the create idempotency keys that made them, and the updates
+    applied, by their idempotency keys."""
 
     def __init__(self, agent_id: str):
         # A random per-process part keeps ids unique across restarts: a buyer's database outlives us.
@@ -298,6 +300,9 @@ class BuyStore:
         self._by_key: dict[tuple[str, str], str] = {}
         self._by_task: dict[str, str] = {}
         self._by_package: dict[str, str] = {}
+        # update_media_buy by (account, idempotency_key): what was applied and answered, and how often
+        # the same key came back and got that answer again instead of a second application
+        self.updates: dict[tuple[str, str], dict[str, Any]] = {}
 
     def new_id(self) -> str:
         self._counter += 1
@@ -327,6 +332,16 @@ class BuyStore:
     def by_task(self, task_id: str) -> Buy | None:
         media_buy_id = self._by_task.get(task_id)
         return self.buys.get(media_buy_id) if media_buy_id else None
+
+    def recorded_update(self, account_id: str, key: str) -> dict[str, Any] | None:
+        return self.updates.get((account_id, key))
+
+    def record_update(self, account_id: str, key: str, media_buy_id: str, request: dict[str, Any],
+                      response: dict[str, Any], now: float) -> None:
+        # copies: the SDK may decorate the answer it is handed, and a replay must send the first one
+        self.updates[(account_id, key)] = {"idempotency_key": key, "media_buy_id": media_buy_id,
+                                           "request": copy.deepcopy(request), "response": copy.deepcopy(response),
+                                           "applied_at": iso(now), "replays": 0}
 
     def package_owner(self, package_id: str) -> Buy | None:
         media_buy_id = self._by_package.get(package_id)

@@ -196,11 +196,6 @@ def run_sync(run_id: int) -> None:
 
 # --- cascades: the buyer's actions carried to the agents ------------------------------------------
 
-# A (cascade, agent) whose pending items nobody touched for this long lost its job: far longer than
-# a job retrying with its short countdowns can take.
-CASCADE_STALE_AFTER_SECONDS = 120.0
-
-
 @shared_task(bind=True, name=RUN_CASCADE_AGENT, max_retries=None)
 def run_cascade_agent(self, cascade_id: int, agent_id: str) -> None:
     """One sales agent's items of one cascade; retried (backoff with jitter) while the agent fails."""
@@ -229,7 +224,9 @@ def sweep_cascades() -> int:
     with transaction() as conn:
         if not claim_turn(conn, SWEEP_CASCADES, settings().inbox_sweep_interval_seconds):
             return 0
-        jobs = cascades.claim_stale_jobs(conn, CASCADE_STALE_AFTER_SECONDS)
+        # A (cascade, agent) whose pending items nobody touched for this long lost its job: longer than
+        # a live job's call plus a retry's short countdown can take (MEDIABUY_CASCADE_STALE_AFTER_SECONDS).
+        jobs = cascades.claim_stale_jobs(conn, settings().cascade_stale_after_seconds)
     for cascade_id, agent_id in jobs:
         celery_app.send_task(RUN_CASCADE_AGENT, args=[cascade_id, agent_id])
     if jobs:

@@ -6,12 +6,11 @@ MEDIABUY_FAULTS_HEAVY=1 scales every stream up tenfold (10,000 events instead of
 
 from __future__ import annotations
 
-import os
 import signal
 
 import pytest
 
-from support.stack import start_worker
+from support.stack import signal_group, start_worker
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +27,6 @@ def extra_worker(stack):
     for proc in started:
         proc.stop()
 
-
-def _signal_group(proc, sig: int) -> None:
-    try:
-        os.killpg(proc.popen.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +54,7 @@ def fault_stack(stack):
 
     paused = [stack["worker"], stack["beat"]]
     for proc in paused:
-        _signal_group(proc, signal.SIGSTOP)
+        signal_group(proc, signal.SIGSTOP)
     # "started": every process of the fault stack, the ones a test starts later too (stopped at the end)
     state = {"env": env, "pg": pg, "redis": redis, "started": []}
     try:
@@ -76,6 +69,6 @@ def fault_stack(stack):
         for proc in state["started"]:
             proc.stop(timeout=5)
         for proc in paused:
-            _signal_group(proc, signal.SIGCONT)
+            signal_group(proc, signal.SIGCONT)
         pg.cut()
         redis.cut()

@@ -15,7 +15,6 @@ successor, run the cascade.
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import threading
@@ -30,7 +29,7 @@ from mediabuy_sync.store import api_keys
 from mediabuy_sync.store.db import transaction
 from support.buyer import API
 from support.sim import start_simulator
-from support.stack import wait_until
+from support.stack import signal_group, wait_until
 from support.stream import report
 
 SIM_AGENTS = ("cr_a", "cr_b")
@@ -42,12 +41,6 @@ FLIGHT_END = FLIGHT_START + timedelta(hours=3)
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
-
-def _signal_group(proc, sig: int) -> None:
-    try:
-        os.killpg(proc.popen.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +55,7 @@ def setting(stack, extra_worker, tmp_path_factory):
         except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
             started["error"] = exc
 
-    _signal_group(stack["worker"], signal.SIGSTOP)
+    signal_group(stack["worker"], signal.SIGSTOP)
     try:
         thread = threading.Thread(target=first_worker)
         thread.start()
@@ -82,7 +75,7 @@ def setting(stack, extra_worker, tmp_path_factory):
                "worker": started["worker"]}
         sim.proc.stop()
     finally:
-        _signal_group(stack["worker"], signal.SIGCONT)
+        signal_group(stack["worker"], signal.SIGCONT)
 
 
 def test_a_worker_killed_mid_cascade_the_cascade_completes_and_each_agent_call_applies_once(
@@ -130,7 +123,7 @@ def test_a_worker_killed_mid_cascade_the_cascade_completes_and_each_agent_call_a
     pause.start()
     wait_until(lambda: all(sim_get(a, f"updates?media_buy_id={b['adcpMediaBuyId']}")["updates"]
                            for a, b in buys.items()), 60, 0.05, "both agents to apply the pause")
-    _signal_group(first, signal.SIGKILL)  # the whole worker: parent and pool, mid-call
+    signal_group(first, signal.SIGKILL)  # the whole worker: parent and pool, mid-call
     first.popen.wait()
     killed_at = time.monotonic()
     first.stop()  # already dead: closes its log

@@ -119,3 +119,11 @@ def stop_all() -> None:
     """Stop whatever is still running (a fixture that failed half-way, an interrupted run)."""
     for proc in list(STARTED):
         proc.stop(timeout=5)
+
+
+def signal_group(proc: "Process", sig: int) -> None:
+    """Send `sig` to a process started here and everything it started (its process group)."""
+    try:
+        os.killpg(proc.popen.pid, sig)
+    except ProcessLookupError:
+        pass

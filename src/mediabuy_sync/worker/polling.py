@@ -11,7 +11,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cache
 
 from .. import metrics
 from ..adcp import client
@@ -143,11 +142,10 @@ def pages(ids: list[str], size: int = PAGE_SIZE) -> list[list[str]]:
 # a lost task's mark expires by itself.
 
 
-@cache
 def _redis():
-    import redis
+    from .coalesce import _redis as shared  # the worker's one client for its own keys
 
-    return redis.Redis.from_url(settings().redis_url, socket_timeout=2, socket_connect_timeout=2)
+    return shared()
 
 
 def _in_flight_key() -> str:

@@ -8,14 +8,8 @@ import pytest
 
 # the integration fixtures, shared rather than copied (db, make_agent, make_campaign, api_key, buyer)
 from integration.conftest import api_key, buyer, db, make_agent, make_campaign  # noqa: F401
+from support.rows import row_counter
 from support.stack import start_web
-
-# What a request could leave behind, table by table: counted before and after. Left out: what only
-# background work writes (periodic_jobs, status_changes, sync_runs, packages' delivery, cascade
-# items), which earlier tests' polls and sweeps may still be doing; a webhook reaches those only
-# through webhook_events, and a buyer call through campaigns, cascades or media_buys.
-WRITABLE_TABLES = ("sales_agents", "agent_credentials", "advertisers", "campaigns", "campaign_products",
-                   "campaign_creatives", "media_buys", "webhook_events", "webhook_nonces", "api_keys", "cascades")
 
 # The web of these tests: one process (so its rate limiter is the only one), a low per-agent rate,
 # a short body deadline, small header limits, and no admin token.
@@ -41,10 +35,5 @@ def strict_web(stack):
 
 @pytest.fixture
 def table_counts(db):
-    """{table: rows} of every table a request could write to; compare before and after."""
-
-    def snapshot() -> dict[str, int]:
-        sql = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in WRITABLE_TABLES)
-        return {row["t"]: row["n"] for row in db(sql)}
-
-    return snapshot
+    """{table: rows} of every table a request could write to (support/rows.py); compare before and after."""
+    return row_counter(db)

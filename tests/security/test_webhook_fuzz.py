@@ -115,7 +115,6 @@ def test_the_webhook_endpoint_survives_fuzzing(stack, make_agent, db):
     ids = [agent["id"] for agent in agents]
     before = {
         "events": db("SELECT count(*) AS n FROM webhook_events")[0]["n"],
-        "nonces": db("SELECT count(*) AS n FROM webhook_nonces")[0]["n"],
     }
     local = threading.local()
     pool = ThreadPoolExecutor(len(agents))
@@ -175,9 +174,10 @@ def test_the_webhook_endpoint_survives_fuzzing(stack, make_agent, db):
 
     assert not problems, "\n".join(problems[:20])
     assert sent >= EXAMPLES
-    # stored: exactly the accepted ones, all from the agents with a valid secret; no nonce at all
+    # stored: exactly the accepted ones, all from the agents with a valid secret; no nonce at all (counted for
+    # these agents only: beat's sweep deletes other tests' expired nonces while this runs)
     stored = db("SELECT count(*) AS n FROM webhook_events WHERE agent_id = ANY(%s)", (ids,))[0]["n"]
     assert stored == len(accepted_keys)
     assert db("SELECT count(*) AS n FROM webhook_events")[0]["n"] - before["events"] == len(accepted_keys)
-    assert db("SELECT count(*) AS n FROM webhook_nonces")[0]["n"] == before["nonces"]
+    assert db("SELECT count(*) AS n FROM webhook_nonces WHERE agent_id = ANY(%s)", (ids,))[0]["n"] == 0
     assert statuses[202] > 0 and sum(n for s, n in statuses.items() if s >= 400) > sent / 3  # both sides reached

@@ -18,7 +18,7 @@ def main() -> None:
         events, _ = worker_throughput.prepare(20_000, 100, 20)
         from . import fixtures
 
-        fixtures.enqueue(events)
+        fixtures.request_drain()
         worker = bench_env.start_worker({**env, **extra}, name="worker-profiled")
         time.sleep(2)
         spies = []

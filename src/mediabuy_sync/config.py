@@ -33,7 +33,9 @@ class Settings:
     inbox_sweep_interval_seconds: float
     rollup_sweep_interval_seconds: float
     ingest_max_attempts: int
+    ingest_batch_size: int
     recompute_every_change: int
+    recompute_min_interval_seconds: float
     retry_after_seconds: int
     log_level: str
     poll_sweep_interval_seconds: float
@@ -76,12 +78,14 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("db_pool_max", "MEDIABUY_DB_POOL_MAX", "4", "PostgreSQL connections per process."),
     ("db_connect_timeout_seconds", "MEDIABUY_DB_CONNECT_TIMEOUT_SECONDS", "2", "Connect timeout to PostgreSQL."),
     ("db_pool_timeout_seconds", "MEDIABUY_DB_POOL_TIMEOUT_SECONDS", "3", "How long a request waits for a PostgreSQL connection before answering 503."),
-    ("broker_socket_timeout_seconds", "MEDIABUY_BROKER_SOCKET_TIMEOUT_SECONDS", "0.5", "Socket timeouts towards Redis when the web enqueues; a failed enqueue is retried by the inbox sweeper."),
+    ("broker_socket_timeout_seconds", "MEDIABUY_BROKER_SOCKET_TIMEOUT_SECONDS", "0.5", "Socket timeouts towards Redis when the web enqueues (and for the coalescing keys); a failed enqueue is made good by the next webhook's drain or by the inbox sweeper."),
     ("inbox_stale_after_seconds", "MEDIABUY_INBOX_STALE_AFTER_SECONDS", "60", "A received event not processed after this long is enqueued again by the sweeper."),
     ("inbox_sweep_interval_seconds", "MEDIABUY_INBOX_SWEEP_INTERVAL_SECONDS", "30", "How often beat runs the inbox sweeper."),
     ("rollup_sweep_interval_seconds", "MEDIABUY_ROLLUP_SWEEP_INTERVAL_SECONDS", "30", "How often beat recomputes campaigns whose rollup fell behind."),
     ("ingest_max_attempts", "MEDIABUY_INGEST_MAX_ATTEMPTS", "5", "Attempts at processing one webhook event before it is marked dead."),
+    ("ingest_batch_size", "MEDIABUY_INGEST_BATCH_SIZE", "100", "Most webhook events a worker applies in one transaction (one inbox drain). Larger batches cost fewer commits; each holds its buys' row locks until it commits."),
     ("recompute_every_change", "MEDIABUY_RECOMPUTE_EVERY_CHANGE", "0", "1: every applied change queues a recompute of its campaign, no coalescing (the worker benchmark's baseline; never in production)."),
+    ("recompute_min_interval_seconds", "MEDIABUY_RECOMPUTE_MIN_INTERVAL_SECONDS", "0.2", "A campaign's surfaced status is recomputed at most once per this many seconds: a change to a quiet campaign is recomputed at once, changes to a busy one within the interval are folded into one recompute at its end."),
     ("retry_after_seconds", "MEDIABUY_RETRY_AFTER_SECONDS", "5", "Retry-After sent with 503 when PostgreSQL is unreachable."),
     ("log_level", "MEDIABUY_LOG_LEVEL", "INFO", "Log level of every process."),
     ("poll_sweep_interval_seconds", "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS", "5", "How often beat looks for media buys due a fallback poll."),

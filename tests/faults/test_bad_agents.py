@@ -41,10 +41,19 @@ def test_bad_agents_back_off_hold_one_slot_at_most_and_ingest_keeps_flowing(stac
         answers = send(stream.events, order="shuffled", seed=4)
         waited = wait_settled(stream, answers, timeout=120)
         figures = check_ledger(stream, answers)
+
+        def bad_rows() -> dict:
+            return {r["id"]: r for r in query(
+                "SELECT id, poll_failures, poll_backoff_until, last_poll_error FROM sales_agents WHERE id = ANY(%s)",
+                (list(ids.values()),))}
+
+        # the stream may be done before the hanging agent's call times out (MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS)
+        def all_failed() -> dict | None:
+            rows = bad_rows()
+            return rows if all(row["poll_failures"] >= 1 for row in rows.values()) else None
+
+        rows = wait_until(all_failed, 60, 0.2, "every bad agent's poll failed")
         elapsed = time.monotonic() - started
-        rows = {r["id"]: r for r in query(
-            "SELECT id, poll_failures, poll_backoff_until, last_poll_error FROM sales_agents WHERE id = ANY(%s)",
-            (list(ids.values()),))}
         figures.update(settled_after_last_answer_s=round(waited, 1), seconds=round(elapsed, 1),
                        bad_agents={m: {"connections": a.connections, "max_open": a.max_open,
                                        "poll_failures": rows[ids[m]]["poll_failures"]} for m, a in bad.items()})

@@ -46,7 +46,7 @@ def test_two_workers_and_two_beats_lose_no_update_and_run_each_job_once_per_peri
     report("two workers, two beats", figures)
     assert figures["accepted"] == len(stream.events)
     for proc in fault_stack["workers"]:  # both took part
-        assert "mediabuy_sync.ingest" in proc.log() and "succeeded" in proc.log(), proc.name
+        assert "mediabuy_sync.drain_inbox" in proc.log() and "succeeded" in proc.log(), proc.name
     # every job's period is 1 s here; both beats send each job every second, yet it runs once a period
     assert sent >= elapsed, sent  # the second beat did send its share (5 jobs a second)
     for job, n in ran.items():

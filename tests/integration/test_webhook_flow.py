@@ -174,3 +174,38 @@ def test_an_event_for_an_unknown_buy_is_retried_then_dead_and_can_be_replayed(db
 
     wait_until(processed(db, event_id), what="replayed event processed")
     assert buy(db, buy_id)["status"] == "ACTIVE"
+
+
+def test_a_batch_with_a_failing_event_rolls_back_and_each_event_goes_on_alone(db, make_agent, make_campaign, stack):
+    """Four events committed together (as four webhooks would be) and one drain asked for, as the web
+    does: the drain claims all four in one batch; the event for an unknown buy fails it, the batch
+    rolls back, and each event goes on alone — the three good ones applied once each, the bad one
+    retried until dead."""
+    import json
+
+    from mediabuy_sync.store.db import transaction
+    from mediabuy_sync.worker import coalesce
+    from mediabuy_sync.worker.app import celery_app
+
+    agent = make_agent()
+    campaign_id, buy_ids = make_campaign([(agent, f"batch_{i}", "PENDING_APPROVAL") for i in range(3)])
+    payloads = [task_payload(f"batch_{i}", "active", timestamp=at(10)) for i in range(3)]
+    payloads.insert(1, task_payload("batch_nobody", "active", timestamp=at(10)))
+    with transaction() as conn:
+        ids = [conn.execute("INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body, request_id) "
+                            "VALUES (%s, %s, %s, %s, 'batch-test') RETURNING id",
+                            (agent.agent_id, p["idempotency_key"], p["task_type"], json.dumps(p))).fetchone()["id"]
+               for p in payloads]
+    coalesce.release_drain()  # a drain queued by an earlier test must not stand in for ours
+    assert coalesce.request_drain(celery_app)
+    good, bad = [ids[0], *ids[2:]], ids[1]
+
+    wait_until(lambda: all(event(db, e)["state"] == "processed" for e in good), 30, what="the good events applied")
+    wait_until(lambda: event(db, bad)["state"] == "dead", 30, what="the bad event dead")
+    for buy_id, event_id in zip(buy_ids, good):
+        assert [(c["event_id"], c["outcome"]) for c in changes(db, buy_id)] == [(event_id, "applied")]
+        assert event(db, event_id)["attempts"] == 1
+    assert event(db, bad)["attempts"] == 3 and "UnknownMediaBuy" in event(db, bad)["last_error"]
+    worker_log = stack["worker"].log_path.read_text(errors="replace")
+    assert "batch of 4 events rolled back (UnknownMediaBuy" in worker_log
+    wait_until(lambda: campaign(db, campaign_id)["surfaced_status"] == "ACTIVE", what="rollup")

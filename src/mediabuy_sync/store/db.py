@@ -76,6 +76,20 @@ def transaction() -> Iterator[psycopg.Connection]:
         yield conn
 
 
+@contextmanager
+def autocommit() -> Iterator[psycopg.Connection]:
+    """A connection in autocommit mode: each statement is its own transaction, one round trip. For a
+    lone read or single-statement write on a hot path: inside transaction() the same statement costs
+    three (BEGIN, the statement, COMMIT), e.g. 225 µs against 62 µs for a small read here."""
+    with pool().connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not conn.closed:  # a broken one is discarded by the pool anyway
+                conn.autocommit = False
+
+
 _QUERY_HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 

@@ -28,13 +28,19 @@ def inbound_auth(conn: psycopg.Connection, agent_id: str) -> InboundAuth | None:
     return InboundAuth(row["id"], row["inbound_scheme"], secrets, row["public_jwks"])
 
 
-def store_event(conn: psycopg.Connection, agent_id: str, idempotency_key: str, task_type: str, raw_body: str) -> Stored:
-    params = {"agent_id": agent_id, "idempotency_key": idempotency_key, "task_type": task_type, "raw_body": raw_body}
+def store_event(conn: psycopg.Connection, agent_id: str, idempotency_key: str, task_type: str, raw_body: str,
+                request_id: str | None = None) -> Stored:
+    params = {"agent_id": agent_id, "idempotency_key": idempotency_key, "task_type": task_type, "raw_body": raw_body,
+              "request_id": request_id}
     row = conn.execute(Q["insert_event"], params).fetchone()
     if row is None:
         # The conflicting row was committed while our statement ran: it is visible now.
         row = conn.execute(Q["insert_event"], params).fetchone()
     return Stored(row["id"], row["inserted"], row["raw_body"])
+
+
+def claim_batch(conn: psycopg.Connection, limit: int) -> list[dict]:
+    return conn.execute(Q["claim_batch"], {"limit": limit}).fetchall()
 
 
 def lock_event(conn: psycopg.Connection, event_id: int) -> dict | None:

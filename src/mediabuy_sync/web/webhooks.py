@@ -1,6 +1,12 @@
-"""POST /webhooks/adcp/<agent_id>: verify, validate, commit to the inbox, enqueue, answer.
+"""POST /webhooks/adcp/<agent_id>: verify, validate, commit to the inbox, ask for a drain, answer.
 
-Never a 2xx before the event is committed; the enqueue may fail (the sweeper enqueues again).
+Never a 2xx before the event is committed. Workers apply events in batches (an inbox drain,
+worker/ingest.py): after the commit the web only makes sure one drain is queued (worker/coalesce.py),
+and if that fails the next webhook's drain or the inbox sweeper takes the event.
+
+The hot path is counted in round trips: the agent's credentials are one autocommit read, the event
+one autocommit insert (an RFC 9421 nonce and its event share a transaction instead), the drain one
+Redis SET NX — bench/: ingest.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ from ..adcp.payloads import WebhookPayload, load_webhook
 from ..adcp.signatures import RFC9421_SCHEME, InboundAuth, SignatureRejected, verify
 from ..config import Settings, settings
 from ..store import agents, inbox, nonces
-from ..store.db import transaction
-from ..worker.app import INGEST
+from ..store.db import autocommit, transaction
+from ..worker import coalesce
 from .api import ERROR_HEADERS, ApiBlueprint
 from .errors import ApiError
 from .publisher import publisher
@@ -60,7 +66,7 @@ def receive(agent_id: str):
     validated, committed to the inbox and enqueued.
     """
     s = settings()
-    with transaction() as conn:
+    with autocommit() as conn:
         auth = inbox.inbound_auth(conn, agent_id)
     if auth is None:
         raise ApiError(404, "NOT_FOUND", f"No sales agent {agent_id!r} is registered.")
@@ -87,23 +93,33 @@ def receive(agent_id: str):
     except ValidationError as exc:
         raise ApiError(400, "VALIDATION_ERROR", "The webhook payload is not valid ADCP.",
                        {"fields": exc.messages}) from None
-    with transaction() as conn:
-        # In the event's transaction: a replay stores nothing, and a failed insert burns no nonce.
-        if signed is not None and not nonces.claim(conn, agent_id, signed.nonce, signed.nonce_expires_at):
-            raise _unauthorized(agent_id, SignatureRejected(rfc9421.REPLAYED, "This signature was already used."))
-        stored = inbox.store_event(conn, agent_id, payload["idempotency_key"], payload["task_type"], raw)
-        # raised inside: the conflict rolls back and records nothing (not even the nonce)
-        if not stored.inserted and stored.raw_body != raw and json.loads(stored.raw_body) != document:
-            raise ApiError(409, "CONFLICT", "This idempotency_key was used for a different payload.",
-                           {"event_id": stored.event_id})
-    # committed: from here on the event is ours to process, whatever happens to the enqueue
+    event = (agent_id, payload["idempotency_key"], payload["task_type"], raw, g.get("request_id"))
+    if signed is None:
+        with autocommit() as conn:  # one statement: the event is committed, or it was there already
+            stored = inbox.store_event(conn, *event)
+        _refuse_a_conflict(stored, raw, document)
+    else:
+        with transaction() as conn:
+            # In the event's transaction: a replay stores nothing, and a failed insert burns no nonce.
+            if not nonces.claim(conn, agent_id, signed.nonce, signed.nonce_expires_at):
+                raise _unauthorized(agent_id, SignatureRejected(rfc9421.REPLAYED, "This signature was already used."))
+            stored = inbox.store_event(conn, *event)
+            _refuse_a_conflict(stored, raw, document)  # raised inside: the nonce is not recorded either
+    # committed: from here on the event is ours to process, whatever happens to the drain request
     if not stored.inserted:
         return jsonify({"data": {"event_id": stored.event_id, "duplicate": True}, "error": None}), 200
     try:
-        publisher.send_task(INGEST, args=[stored.event_id], retry=False)
-    except Exception as exc:  # noqa: BLE001 - the inbox sweeper enqueues it again
-        log.warning("event %s stored but not enqueued (%s); the sweeper will", stored.event_id, exc)
+        coalesce.request_drain(publisher)
+    except Exception as exc:  # noqa: BLE001 - the next webhook's drain or the inbox sweeper takes it
+        log.warning("event %s stored but no drain queued (%s); the next one or the sweeper will", stored.event_id, exc)
     return jsonify({"data": {"event_id": stored.event_id}, "error": None}), 202
+
+
+def _refuse_a_conflict(stored: inbox.Stored, raw: str, document: object) -> None:
+    """409 when the idempotency_key was already used for another payload (a duplicate inserted nothing)."""
+    if not stored.inserted and stored.raw_body != raw and json.loads(stored.raw_body) != document:
+        raise ApiError(409, "CONFLICT", "This idempotency_key was used for a different payload.",
+                       {"event_id": stored.event_id})
 
 
 _limiter: AgentRateLimiter | None = None

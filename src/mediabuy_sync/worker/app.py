@@ -8,6 +8,7 @@ from celery.signals import worker_init
 from ..config import settings
 
 INGEST = "mediabuy_sync.ingest"
+DRAIN = "mediabuy_sync.drain_inbox"
 RECOMPUTE = "mediabuy_sync.recompute"
 SWEEP_INBOX = "mediabuy_sync.sweep_inbox"
 SWEEP_ROLLUPS = "mediabuy_sync.sweep_rollups"

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import Iterable
 
 from celery import shared_task
-from celery.exceptions import Retry
 
-from .. import metrics
+from .. import logs, metrics
 from ..config import settings
 from ..store import campaigns, inbox, nonces
 from ..store.db import queries, transaction
 from ..store.periodic import claim_turn
 from . import coalesce
 from .app import (
-    INGEST, POLL_AGENT, PURGE_NONCES, RECOMPUTE, RUN_CASCADE_AGENT, RUN_SYNC, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS,
+    DRAIN, INGEST, POLL_AGENT, PURGE_NONCES, RECOMPUTE, RUN_CASCADE_AGENT, RUN_SYNC, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS,
     SWEEP_ROLLUPS, celery_app,
 )
-from .ingest import process_event, record_failure
+from .ingest import process_batch, process_event, record_failure
 
 log = logging.getLogger(__name__)
 Q_POLLING = queries("polling")
@@ -32,44 +32,116 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0.1, min(MAX_RETRY_COUNTDOWN, 0.25 * 2**attempt))
 
 
+@shared_task(bind=True, name=DRAIN, max_retries=None)
+def drain_inbox(self) -> None:
+    """Apply the oldest received events, a batch at a time (worker/ingest.py); the web queues one
+    drain at a time after it commits a webhook (worker/coalesce.py)."""
+    try:
+        coalesce.release_drain()  # before claiming: an event committed after our claim asks for a new drain
+    except Exception as exc:  # noqa: BLE001 - Redis away: the key expires by itself (coalesce.DRAIN_TTL_SECONDS)
+        log.warning("drain key not released (%s)", exc)
+    try:
+        batch = process_batch(settings().ingest_batch_size, when_full=_drain_more)
+    except Exception as exc:  # noqa: BLE001 - nothing claimed (PostgreSQL away): try again soon
+        log.warning("inbox drain failed (%s); retrying", exc)
+        raise self.retry(countdown=_backoff(self.request.retries + 1), exc=exc) from exc
+    for event_id in batch.fallback:  # the batch rolled back: each event alone, with its own retries
+        token = logs.bind(event_id=event_id)
+        retry = _apply_alone(event_id)
+        if retry is not None:
+            celery_app.send_task(INGEST, args=[event_id], countdown=retry[0])
+        logs.reset(token)
+    recompute_changed(batch.campaigns_changed)
+
+
+def _drain_more() -> None:
+    """A full batch: queue the next drain now, for another worker process (never fails the batch)."""
+    try:
+        coalesce.request_drain(celery_app)
+    except Exception as exc:  # noqa: BLE001 - the next webhook's drain or the inbox sweeper
+        log.warning("next inbox drain not queued (%s)", exc)
+
+
 @shared_task(bind=True, name=INGEST, max_retries=None)
 def ingest(self, event_id: int) -> None:
+    """One event on its own: a retry, a sweep, a replay (and the worker benchmark's baseline)."""
+    retry = _apply_alone(event_id)
+    if retry is not None:
+        countdown, exc = retry
+        raise self.retry(countdown=countdown, exc=exc)
+
+
+def _apply_alone(event_id: int) -> tuple[float, Exception] | None:
+    """Apply one event in its own transaction; None when that is over (applied, done before, or dead
+    now), else (the countdown to its next attempt, what failed). A failure is counted on the event: at
+    MEDIABUY_INGEST_MAX_ATTEMPTS it is dead, and until then no drain takes it (inbox.sql, claim_batch)."""
     try:
         processed = process_event(event_id)
-    except Retry:
-        raise
     except Exception as exc:  # noqa: BLE001 - every failure is counted, then retried or dead-lettered
         failure = record_failure(event_id, exc, settings().ingest_max_attempts)
         if failure is None:
-            return  # processed or dead meanwhile (a concurrent delivery of the same event)
+            return None  # processed or dead meanwhile (a concurrent delivery of the same event)
         if failure["state"] == "dead":
             log.error("event %s dead after %s attempts: %s", event_id, failure["attempts"], exc)
             metrics.EVENTS_DEAD.inc()
-            return
+            return None
         log.warning("event %s attempt %s failed: %s", event_id, failure["attempts"], exc)
-        raise self.retry(countdown=_backoff(failure["attempts"]), exc=exc)
+        return _backoff(failure["attempts"]), exc
     log.info("event %s %s", event_id, processed.outcome)
-    for campaign_id in processed.campaigns_changed:
-        request_recompute(campaign_id)
+    recompute_changed({campaign_id: logs.current_context() for campaign_id in processed.campaigns_changed})
+    return None
 
 
-def request_recompute(campaign_id: str) -> None:
-    """Queue a recompute unless one is already queued. Never fails the caller: the sweeper heals."""
+def recompute_changed(changed: dict[str, dict] | Iterable[str]) -> None:
+    """After a commit that changed these campaigns' buys (campaign → the log context its recompute's
+    lines carry, e.g. a webhook's request id): recompute each now, in this task, or later once its
+    minimum interval is over (coalesce.plan_recomputes); not at all if one is pending already.
+    Never fails the caller: a rollup left owed is recomputed by the rollup sweeper."""
+    contexts = changed if isinstance(changed, dict) else {campaign_id: {} for campaign_id in changed}
+    if not contexts:
+        return
+    s = settings()
     try:
-        if settings().recompute_every_change or coalesce.claim(campaign_id):
-            celery_app.send_task(RECOMPUTE, args=[campaign_id])
+        if s.recompute_every_change:  # the benchmark's baseline: a task per change, as before coalescing
+            for campaign_id in contexts:
+                celery_app.send_task(RECOMPUTE, args=[campaign_id])
+            return
+        now, later = coalesce.plan_recomputes(sorted(contexts), s.recompute_min_interval_seconds)
+        for campaign_id, wait in later.items():
+            token = logs.bind(**contexts[campaign_id])
+            celery_app.send_task(RECOMPUTE, args=[campaign_id], countdown=wait)
+            logs.reset(token)
     except Exception as exc:  # noqa: BLE001
-        log.warning("recompute of %s not queued (%s); the rollup sweeper will do it", campaign_id, exc)
+        log.warning("recompute of %s not queued (%s); the rollup sweeper will do it", sorted(contexts), exc)
+        return
+    if now:
+        try:
+            _recompute(now, contexts)
+        except Exception as exc:  # noqa: BLE001 - PostgreSQL away: the rollups stay owed for the sweeper
+            log.warning("recompute of %s failed (%s); the rollup sweeper will do it", now, exc)
 
 
 @shared_task(name=RECOMPUTE)
 def recompute(campaign_id: str) -> None:
-    coalesce.release(campaign_id)  # before reading: see coalesce's docstring
+    """A recompute that waited for its campaign's interval (or the rollup sweeper's)."""
+    s = settings()
+    if not s.recompute_every_change:
+        coalesce.start_interval(campaign_id, s.recompute_min_interval_seconds)
+    _recompute([campaign_id], {})
+
+
+def _recompute(campaign_ids: list[str], contexts: dict[str, dict]) -> None:
+    """Recompute the campaigns in one transaction, in id order (as every rollup locks them)."""
+    coalesce.release(*campaign_ids)  # before reading: see coalesce's docstring
     with transaction() as conn:
-        result = campaigns.recompute_rollup(conn, campaign_id)
-    if result is not None:
+        results = {campaign_id: campaigns.recompute_rollup(conn, campaign_id) for campaign_id in sorted(campaign_ids)}
+    for campaign_id, result in results.items():
+        if result is None:
+            continue
+        token = logs.bind(**{**contexts.get(campaign_id, {}), "campaign_id": campaign_id})
         log.info("campaign %s surfaced %s blockers %s%s", campaign_id, result.status, list(result.first_blockers),
                  f" (+{result.blockers - len(result.first_blockers)})" if result.blockers > len(result.first_blockers) else "")
+        logs.reset(token)
 
 
 # The most tasks the inbox sweeper lets wait in the queue: with the queue empty, as many events as a
@@ -147,8 +219,7 @@ def sweep_polls() -> int:
 def poll_agent(agent_id: str, buy_ids: list[str]) -> None:
     from .polling import poll_agent_pages
 
-    for campaign_id in poll_agent_pages(agent_id, buy_ids, settings().agent_call_timeout_seconds):
-        request_recompute(campaign_id)
+    recompute_changed(set(poll_agent_pages(agent_id, buy_ids, settings().agent_call_timeout_seconds)))
 
 
 @shared_task(name=RUN_SYNC)
@@ -169,8 +240,7 @@ def run_sync(run_id: int) -> None:
     deadline = s.status_query_deadline_seconds if live else max(30.0, s.agent_call_timeout_seconds * 3)
     source = "api" if sync_run["source"] == "api" else "admin"
     results = run(poll_many(work, source, deadline, on_page=lambda n: sync_runs.progress(run_id, n)))
-    for campaign_id in {c for r in results for c in r.campaigns_changed}:
-        request_recompute(campaign_id)
+    recompute_changed({c for r in results for c in r.campaigns_changed})
     buys = [b for r in results for b in r.buys]
     errors = [e for r in results for e in r.errors]
     if live:  # the answer lists every buy of the campaign; terminal ones were not asked about
@@ -210,8 +280,7 @@ def run_cascade_agent(self, cascade_id: int, agent_id: str) -> None:
             raise
         log.warning("cascade %s job for %s failed (%s); retrying", cascade_id, agent_id, exc)
         raise self.retry(countdown=retry_countdown(self.request.retries + 1), exc=exc) from exc
-    for campaign_id in result.campaigns_changed:
-        request_recompute(campaign_id)
+    recompute_changed(set(result.campaigns_changed))
     if result.retry_in is not None:
         raise self.retry(countdown=result.retry_in)
 

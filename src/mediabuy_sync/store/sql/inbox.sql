@@ -12,8 +12,8 @@ GROUP BY a.id;
 -- name: insert_event
 -- A duplicate (same agent, same idempotency_key) inserts nothing and returns the first row.
 WITH inserted AS (
-    INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body)
-    VALUES (%(agent_id)s, %(idempotency_key)s, %(task_type)s, %(raw_body)s)
+    INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body, request_id)
+    VALUES (%(agent_id)s, %(idempotency_key)s, %(task_type)s, %(raw_body)s, %(request_id)s)
     ON CONFLICT (agent_id, idempotency_key) DO NOTHING
     RETURNING id, raw_body
 )
@@ -23,8 +23,19 @@ SELECT id, raw_body, false FROM webhook_events
 WHERE agent_id = %(agent_id)s AND idempotency_key = %(idempotency_key)s
 LIMIT 1;
 
+-- name: claim_batch
+-- The oldest received events no one is applying, for one batch: locked until the batch commits, and
+-- skipped by a concurrent batch. An event that failed once (attempts > 0) is left to its own retries
+-- (the ingest task), so that a doomed event cannot fail batch after batch.
+SELECT id, agent_id, raw_body, request_id
+FROM webhook_events
+WHERE state = 'received' AND attempts = 0
+ORDER BY received_at, id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
 -- name: lock_event
-SELECT id, agent_id, raw_body, state, attempts
+SELECT id, agent_id, raw_body, request_id, state, attempts
 FROM webhook_events
 WHERE id = %(event_id)s
 FOR UPDATE;

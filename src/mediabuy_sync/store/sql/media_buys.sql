@@ -10,6 +10,17 @@ ORDER BY adcp_media_buy_id = %(adcp_media_buy_id)s DESC NULLS LAST,
 LIMIT 1
 FOR UPDATE;
 
+-- name: lock_buys_for_batch
+-- A batch of events locks every buy its reports name by the agent's media-buy id up front, in our id
+-- order: two batches touching the same buys then queue behind each other instead of deadlocking.
+-- (A report naming its buy only by operation or task id is locked as it is applied.)
+SELECT b.id
+FROM media_buys b
+JOIN unnest(%(agent_ids)s::text[], %(adcp_media_buy_ids)s::text[]) AS r (agent_id, adcp_media_buy_id)
+  ON b.sales_agent_id = r.agent_id AND b.adcp_media_buy_id = r.adcp_media_buy_id
+ORDER BY b.id
+FOR UPDATE OF b;
+
 -- name: set_status
 -- Guarded by the status we read under the row lock: zero rows means the guard caught a race.
 UPDATE media_buys

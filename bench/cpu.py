@@ -1,0 +1,43 @@
+"""CPU time by program over a stretch of a benchmark: which process saturates first (README,
+Performance). Read from /proc: every process's utime + stime, grouped by its command name."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _group(pid: str) -> str:
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    words = " ".join(w.decode(errors="replace") for w in cmdline[:6])
+    for name in ("gunicorn", "celery", "postgres", "redis-server", "wrk", "py-spy"):
+        if name in words:
+            return name
+    if "bench" in words:
+        return "bench (load generator)"
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def snapshot() -> dict[str, tuple[str, int]]:
+    """{pid: (group, CPU ticks so far)} of every live process."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[pid] = (_group(pid), int(fields[11]) + int(fields[12]))
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    return out
+
+
+def cores_by_group(before: dict, after: dict, wall: float) -> dict[str, float]:
+    """Cores used per group between two snapshots (processes that started meanwhile counted whole)."""
+    used: Counter = Counter()
+    for pid, (group, ticks) in after.items():
+        used[group] += ticks - before.get(pid, (group, 0))[1]
+    return {group: ticks / TICKS / wall for group, ticks in used.most_common() if ticks > 0}

@@ -1,0 +1,49 @@
+"""python -m bench.profile_web [seconds] [--cpu] [--gil]: py-spy profile of the web's gunicorn workers under the ingest
+benchmark's load (wrk, pre-signed unique webhooks); writes bench-output/<run>/web-<pid>.txt (raw
+stacks, for `py-spy`'s flame tools or a grep) and prints the accepted rate and the cores each program used (--cpu: no py-spy, CPU only; --gil: sample only the thread holding the GIL, i.e. Python's CPU time)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+from . import env as bench_env
+from . import cpu, fixtures, load
+
+
+def main() -> None:
+    seconds = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 10
+    with bench_env.bench_world() as env:
+        agents = fixtures.make_agents(20, prefix="pagent")
+        agent_ids = list(agents)
+        fixtures.make_campaigns(100, 20, agent_ids)
+        buys = [(fixtures.agent_of(c, k, 20, agent_ids), fixtures.buy_of(c, k)[1]) for c in range(100) for k in range(20)]
+        web, base = bench_env.start_web(env, ready_path="/readyz")
+        script, data = load.write_wrk_inputs(load.presign(agents, buys, 3_000 * seconds), "profile")
+        load.pace(base, load.presign(agents, buys, 200, first_second=1_000_000), 100)  # warm
+        spies = []
+        for pid in (bench_env.children(web.pid) if "--cpu" not in sys.argv else []):
+            out = bench_env.OUTPUT / f"web-{pid}.txt"
+            spies.append((out, subprocess.Popen(
+                [str(bench_env.BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(seconds),
+                 "--format", "raw", "--output", str(out), "--nonblocking",
+                 *(["--gil"] if "--gil" in sys.argv else [])],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+        result: list = []
+        runner = threading.Thread(target=lambda: result.append(load.wrk(base, script, data, seconds)))
+        before, started = cpu.snapshot(), time.monotonic()
+        runner.start()
+        runner.join()
+        used = cpu.cores_by_group(before, cpu.snapshot(), time.monotonic() - started)
+        print("cores used: " + ", ".join(f"{group} {cores:.2f}" for group, cores in used.items() if cores >= 0.01))
+        for out, spy in spies:
+            spy.wait()
+            print(out)
+        print(f"wrk: {result[0].rate:.0f} requests/s")
+        web.stop()
+
+
+if __name__ == "__main__":
+    main()

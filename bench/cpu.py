@@ -21,15 +21,15 @@ def _group(pid: str) -> str:
     return Path(f"/proc/{pid}/comm").read_text().strip()
 
 
-def snapshot() -> dict[str, tuple[str, int]]:
-    """{pid: (group, CPU ticks so far)} of every live process."""
+def snapshot(system_only: bool = False) -> dict[str, tuple[str, int]]:
+    """{pid: (group, CPU ticks so far)} of every live process (`system_only`: kernel time only)."""
     out = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            out[pid] = (_group(pid), int(fields[11]) + int(fields[12]))
+            out[pid] = (_group(pid), (0 if system_only else int(fields[11])) + int(fields[12]))
         except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             continue
     return out

@@ -1,4 +1,4 @@
-"""python -m bench.profile_web [seconds] [--cpu] [--gil]: py-spy profile of the web's gunicorn workers under the ingest
+"""python -m bench.profile_web [seconds] [--cpu] [--gil] [--bare] [VAR=value …]: py-spy profile of the web's gunicorn workers under the ingest
 benchmark's load (wrk, pre-signed unique webhooks); writes bench-output/<run>/web-<pid>.txt (raw
 stacks, for `py-spy`'s flame tools or a grep) and prints the accepted rate and the cores each program used (--cpu: no py-spy, CPU only; --gil: sample only the thread holding the GIL, i.e. Python's CPU time)."""
 
@@ -20,7 +20,10 @@ def main() -> None:
         agent_ids = list(agents)
         fixtures.make_campaigns(100, 20, agent_ids)
         buys = [(fixtures.agent_of(c, k, 20, agent_ids), fixtures.buy_of(c, k)[1]) for c in range(100) for k in range(20)]
-        web, base = bench_env.start_web(env, ready_path="/readyz")
+        bare = "--bare" in sys.argv  # the benchmark's bare Flask route instead of ours
+        extra = dict(arg.split("=", 1) for arg in sys.argv[1:] if "=" in arg)  # e.g. MEDIABUY_WEB_THREADS=2
+        web, base = bench_env.start_web({**env, **extra}, ready_path="/healthz" if bare else "/readyz",
+                                        app="bench.bare_app:create_app()" if bare else None)
         script, data = load.write_wrk_inputs(load.presign(agents, buys, 3_000 * seconds), "profile")
         load.pace(base, load.presign(agents, buys, 200, first_second=1_000_000), 100)  # warm
         spies = []
@@ -33,11 +36,14 @@ def main() -> None:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
         result: list = []
         runner = threading.Thread(target=lambda: result.append(load.wrk(base, script, data, seconds)))
-        before, started = cpu.snapshot(), time.monotonic()
+        before, before_sys, started = cpu.snapshot(), cpu.snapshot(system_only=True), time.monotonic()
         runner.start()
         runner.join()
-        used = cpu.cores_by_group(before, cpu.snapshot(), time.monotonic() - started)
-        print("cores used: " + ", ".join(f"{group} {cores:.2f}" for group, cores in used.items() if cores >= 0.01))
+        wall = time.monotonic() - started
+        used = cpu.cores_by_group(before, cpu.snapshot(), wall)
+        kernel = cpu.cores_by_group(before_sys, cpu.snapshot(system_only=True), wall)
+        print("cores used (of which in the kernel): " + ", ".join(
+            f"{group} {cores:.2f} ({kernel.get(group, 0):.2f})" for group, cores in used.items() if cores >= 0.01))
         for out, spy in spies:
             spy.wait()
             print(out)

@@ -168,7 +168,9 @@ def test_an_event_for_an_unknown_buy_is_retried_then_dead_and_can_be_replayed(db
     # the buy becomes known (say its create finally committed); an admin replays the event
     _, (buy_id,) = make_campaign([(agent, "not_yet_known", "PENDING_APPROVAL")])
     cli = [sys.executable, "-m", "mediabuy_sync.cli"]
-    listed = subprocess.run(cli + ["events", "dead"], env=stack["env"], capture_output=True, text=True, check=True)
+    # all of them: the oldest 100 (the default) may be other tests' when tests/security ran first
+    listed = subprocess.run(cli + ["events", "dead", "--limit", "100000"], env=stack["env"], capture_output=True,
+                            text=True, check=True)
     assert str(event_id) in listed.stdout
     subprocess.run(cli + ["events", "replay", str(event_id)], env=stack["env"], check=True, capture_output=True)
 
@@ -209,3 +211,29 @@ def test_a_batch_with_a_failing_event_rolls_back_and_each_event_goes_on_alone(db
     worker_log = stack["worker"].log_path.read_text(errors="replace")
     assert "batch of 4 events rolled back (UnknownMediaBuy" in worker_log
     wait_until(lambda: campaign(db, campaign_id)["surfaced_status"] == "ACTIVE", what="rollup")
+
+
+def test_a_secret_added_for_a_rotation_works_at_once_though_the_web_keeps_credentials(db, make_agent, make_campaign):
+    """The web keeps an HMAC agent's credentials for a few seconds (web/agent_auth.py): a webhook signed
+    with a secret added after they were kept is still accepted at once (checked again against fresh
+    ones), and one signed with a secret the agent never had is still refused."""
+    import secrets
+
+    from mediabuy_sync.store import agents
+    from mediabuy_sync.store.db import transaction
+    from support.webhooks import Sender
+
+    agent = make_agent("hmac-sha256")
+    make_campaign([(agent, "rot_1", "PENDING_APPROVAL")])
+    # both web processes serve some of these: each keeps the old credentials
+    for step in range(6):
+        assert agent.post(task_payload("rot_1", "pending_creatives", timestamp=at(step))).status_code == 202
+    new_secret = secrets.token_hex(32)
+    with transaction() as conn:
+        agents.add_secret(conn, agent.agent_id, "hmac-sha256", new_secret)
+    rotated = Sender(agent.base_url, agent.agent_id, "hmac-sha256", new_secret)
+    answers = [rotated.post(task_payload("rot_1", "active", timestamp=at(10 + step))) for step in range(6)]
+    assert [a.status_code for a in answers] == [202] * 6, [a.text for a in answers]
+    stranger = Sender(agent.base_url, agent.agent_id, "hmac-sha256", secrets.token_hex(32))
+    refused = stranger.post(task_payload("rot_1", "active", timestamp=at(30)))
+    assert refused.status_code == 401 and refused.json()["error"]["details"]["reason"] == "webhook_signature_invalid"

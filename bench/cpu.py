@@ -41,3 +41,8 @@ def cores_by_group(before: dict, after: dict, wall: float) -> dict[str, float]:
     for pid, (group, ticks) in after.items():
         used[group] += ticks - before.get(pid, (group, 0))[1]
     return {group: ticks / TICKS / wall for group, ticks in used.most_common() if ticks > 0}
+
+
+def summary(used: dict[str, float]) -> str:
+    """'postgres 0.30, celery 1.20, …' of the programs that used a hundredth of a core or more."""
+    return ", ".join(f"{group} {cores:.2f}" for group, cores in used.items() if cores >= 0.01)

@@ -14,7 +14,7 @@ import time
 from mediabuy_sync.store.db import transaction
 
 from . import env as bench_env
-from . import fixtures
+from . import cpu, fixtures
 from .report import Figure
 
 NAME = "workers"
@@ -40,12 +40,14 @@ def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = Fa
     """Have a running worker apply the events (a drain, or one task each); wait until every one is
     processed and no rollup is owed. The rate is taken from PostgreSQL's own clock: first event
     processed to last commit."""
+    before, started = cpu.snapshot(), time.monotonic()
     if one_by_one:
         fixtures.enqueue_each(event_ids)
     else:
         fixtures.request_drain()
     bench_env.wait_until(lambda: _left(event_ids) == 0, timeout, 0.25, what=f"{name}: events processed")
     bench_env.wait_until(lambda: _owed() == 0, 60, 0.1, what=f"{name}: rollups done")
+    cores = cpu.cores_by_group(before, cpu.snapshot(), time.monotonic() - started)
     with transaction() as conn:
         row = conn.execute(
             """SELECT extract(epoch FROM max(processed_at) - min(processed_at)) AS events_span,
@@ -59,7 +61,7 @@ def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = Fa
         recomputes = conn.execute("SELECT sum(rollups) AS n FROM campaigns").fetchone()["n"]
     span = max(float(row["events_span"] or 0), float(last_rollup or 0))
     return {"rate": len(event_ids) / span if span else None, "span": span, "outcomes": outcomes,
-            "recomputes": int(recomputes or 0)}
+            "recomputes": int(recomputes or 0), "cores": cpu.summary(cores)}
 
 
 def _left(event_ids: list[int]) -> int:
@@ -120,7 +122,7 @@ def run(env: dict, quick: bool) -> list[Figure]:
     return scaling + [
         Figure(NAME, "status events applied/s, 2 worker processes", batched["rate"], "/s", 1000, ">=",
                f"{n_events:,} events over {n_buys:,} buys of 100 campaigns in {batched['span']:.1f} s; "
-               f"{batched['recomputes']:,} recomputes"),
+               f"{batched['recomputes']:,} recomputes; cores used: {batched['cores']}"),
         Figure(NAME, "same code, one event per task, one recompute per event (same run)", base["rate"], "/s",
                note=f"{len(baseline_ids):,} events in {base['span']:.1f} s; {base['recomputes']:,} recomputes"),
         Figure(NAME, "as configured ÷ one event per task and recompute", ratio, "×", 2.0, ">="),

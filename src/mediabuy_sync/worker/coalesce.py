@@ -45,11 +45,6 @@ def _recent_key(campaign_id: str) -> str:
     return f"{settings().redis_namespace}recomputed:{campaign_id}"
 
 
-def claim(campaign_id: str) -> bool:
-    """True if the caller should enqueue a recompute of this campaign now."""
-    return bool(_redis().set(_key(campaign_id), 1, nx=True, ex=PENDING_TTL_SECONDS))
-
-
 def plan_recomputes(campaign_ids: list[str], min_interval: float) -> tuple[list[str], dict[str, float]]:
     """Of the campaigns that changed: (those to recompute now, {those to recompute later: after how
     many seconds}); a campaign that already has a recompute pending is in neither.

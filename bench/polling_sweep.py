@@ -11,7 +11,7 @@ import time
 import requests
 
 from . import env as bench_env
-from . import fixtures
+from . import cpu, fixtures
 from .report import Figure
 
 NAME = "polling"
@@ -29,7 +29,7 @@ def run(env: dict, quick: bool) -> list[Figure]:
     per_agent = n_buys // n_agents
     pages = n_agents * -(-per_agent // 100)
     bench_env.shared_worker(env)
-    started = time.time()
+    started, cpu_before, cpu_started = time.time(), cpu.snapshot(), time.monotonic()
     beat = bench_env.start_beat(env)
 
     def stats() -> dict:
@@ -38,6 +38,7 @@ def run(env: dict, quick: bool) -> list[Figure]:
     try:
         bench_env.wait_until(lambda: stats()["buys"] >= n_buys, 900, 1.0, what="polling: every buy answered")
     finally:
+        cores = cpu.summary(cpu.cores_by_group(cpu_before, cpu.snapshot(), time.monotonic() - cpu_started))
         beat.stop()
         final = stats()
         fake.stop()
@@ -45,7 +46,7 @@ def run(env: dict, quick: bool) -> list[Figure]:
     return [
         Figure(NAME, f"full sweep, {n_buys:,} buys over {n_agents} agents (50 ms each)", took, "s", 60, "<=",
                f"first answer after {final['first'] - started:.1f} s (a worker's first call to each agent "
-               "opens an MCP session)"),
+               f"opens an MCP session); cores used: {cores} (the fake agents: bench)"),
         Figure(NAME, "agent calls ÷ pages", final["calls"] / pages, "×", 1.0, "<=",
                f"{final['calls']:,} get_media_buys calls for {pages:,} pages; {final['buys']:,} buys answered"),
     ]

@@ -64,8 +64,10 @@ def test_bad_agents_back_off_hold_one_slot_at_most_and_ingest_keeps_flowing(stac
         for mode, agent in bad.items():
             row = rows[ids[mode]]
             assert row["poll_failures"] >= 1 and row["last_poll_error"], (mode, row)
-            # backing off (5 s doubling): far fewer calls than one per sweep (every second here)
-            assert agent.connections < elapsed / 2, (mode, agent.connections, elapsed)
+            # backing off (5 s doubling, jittered): far fewer calls than one per sweep (every second here).
+            # Counted in calls (each failed call is one poll failure), not connections: a failed MCP call
+            # may open two, and with the stream settling in ~10 s a connection count was too coarse.
+            assert row["poll_failures"] < elapsed / 2, (mode, row["poll_failures"], agent.connections, elapsed)
     finally:
         for agent in bad.values():
             agent.stop()

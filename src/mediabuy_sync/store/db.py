@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import re
 import threading
 import time
 from contextlib import contextmanager
 from functools import cache
 from importlib import resources
-from typing import Iterator
+from typing import Callable, Iterator
 
 import psycopg
 from psycopg.rows import dict_row
@@ -69,11 +70,41 @@ def close_pool() -> None:
         _pool = None
 
 
+# What to do once the current transaction() has committed (see after_commit): a list per
+# transaction() block, in this thread or task.
+_on_commit: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "mediabuy_on_commit", default=None)
+
+
 @contextmanager
 def transaction() -> Iterator[psycopg.Connection]:
-    """A connection inside one transaction: committed on success, rolled back on error."""
-    with pool().connection() as conn:
-        yield conn
+    """A connection inside one transaction: committed on success, rolled back on error. What
+    after_commit() was given meanwhile runs after the commit, or not at all on a rollback."""
+    outer = _on_commit.get()
+    pending: list[Callable[[], None]] = []
+    token = _on_commit.set(pending)
+    try:
+        with pool().connection() as conn:
+            yield conn
+    finally:
+        _on_commit.reset(token)
+    # committed (an error, a failed commit included, raised above and dropped `pending`)
+    if outer is not None:
+        outer.extend(pending)  # inside another transaction() block: that one decides
+    else:
+        for callback in pending:
+            callback()
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the enclosing transaction() commits — never if it rolls back (e.g. a
+    counter of what the transaction did: a batch rolled back and applied again is counted once). At
+    once when there is no enclosing transaction() block."""
+    pending = _on_commit.get()
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
 
 
 @contextmanager

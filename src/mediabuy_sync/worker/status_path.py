@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
 
@@ -15,7 +16,7 @@ from ..domain.polling import SOON, next_poll_in
 from ..domain.reports import Outcome, StatusReport, decide
 from ..domain.statuses import Status
 from .. import logs, metrics
-from ..store.db import queries
+from ..store.db import after_commit, queries
 
 log = logging.getLogger(__name__)
 QB = queries("media_buys")
@@ -112,7 +113,8 @@ def apply_report(
                 "as_of": report.as_of,
             },
         )
-    metrics.count_report(source, outcome, current.value, Status(after).value)
+    # counted once the transaction commits: a rolled-back batch, applied again event by event, counts once
+    after_commit(partial(metrics.count_report, source, outcome, current.value, Status(after).value))
     # Read last: in a pipeline (ingest runs one) the writes above go to PostgreSQL together with this.
     if moved is not None and moved.fetchone() is None:  # impossible under the row lock; fail loudly
         raise RuntimeError(f"media buy {buy['id']} changed under its row lock")

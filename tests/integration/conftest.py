@@ -6,11 +6,13 @@ import secrets
 
 import pytest
 
+from mediabuy_sync import cli
 from mediabuy_sync.domain.statuses import Status
 from mediabuy_sync.store import agents, api_keys
 from mediabuy_sync.store.campaigns import NewBuy, create_campaign
 from mediabuy_sync.store.db import transaction
 from support.buyer import Buyer
+from support.rfc9421 import JwksServer, SignedSender, SigningKey
 from support.webhooks import Sender
 
 
@@ -74,5 +76,28 @@ def buyer(stack, api_key):
     def make(advertiser_id: str | None = None) -> Buyer:
         advertiser_id = advertiser_id or "adv_" + secrets.token_hex(4)
         return Buyer(stack["base_url"], advertiser_id, api_key(advertiser_id))
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def jwks_server():
+    server = JwksServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_signed_agent(stack, jwks_server):
+    """Register an rfc9421 agent through the CLI, its JWKS publishing `keys`; returns its SignedSender."""
+
+    def make(*keys: SigningKey, base_url: str | None = None) -> SignedSender:
+        keys = keys or (SigningKey.generate(),)
+        agent_id = "agent_" + secrets.token_hex(4)
+        jwks_server.publish(agent_id, list(keys))
+        code = cli.main(["agents", "add", "--id", agent_id, "--endpoint", "http://127.0.0.1:9/mcp",
+                         "--scheme", "rfc9421", "--jwks-uri", jwks_server.url(agent_id)])
+        assert code == 0
+        return SignedSender(base_url or stack["base_url"], agent_id, list(keys))
 
     return make

@@ -15,32 +15,9 @@ import pytest
 from mediabuy_sync import cli
 from mediabuy_sync.store import nonces
 from mediabuy_sync.store.db import transaction
-from support.rfc9421 import JwksServer, SignedSender, SigningKey
+from support.rfc9421 import SigningKey
 from support.stack import start_web, wait_until
 from support.webhooks import task_payload
-
-
-@pytest.fixture(scope="module")
-def jwks_server():
-    server = JwksServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def make_signed_agent(stack, jwks_server):
-    """Register an rfc9421 agent through the CLI, its JWKS publishing `keys`; returns its SignedSender."""
-
-    def make(*keys: SigningKey, base_url: str | None = None) -> SignedSender:
-        keys = keys or (SigningKey.generate(),)
-        agent_id = "agent_" + secrets.token_hex(4)
-        jwks_server.publish(agent_id, list(keys))
-        code = cli.main(["agents", "add", "--id", agent_id, "--endpoint", "http://127.0.0.1:9/mcp",
-                         "--scheme", "rfc9421", "--jwks-uri", jwks_server.url(agent_id)])
-        assert code == 0
-        return SignedSender(base_url or stack["base_url"], agent_id, list(keys))
-
-    return make
 
 
 @pytest.fixture

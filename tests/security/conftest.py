@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-# the integration fixtures, shared rather than copied (db, make_agent, make_campaign, api_key, buyer)
-from integration.conftest import api_key, buyer, db, make_agent, make_campaign  # noqa: F401
+# the integration fixtures, shared rather than copied (db, make_agent, make_campaign, api_key, buyer, and
+# the RFC 9421 agents with their JWKS server)
+from integration.conftest import (  # noqa: F401
+    api_key, buyer, db, jwks_server, make_agent, make_campaign, make_signed_agent,
+)
 from support.rows import row_counter
 from support.stack import start_web
 

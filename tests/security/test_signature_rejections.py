@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from mediabuy_sync import cli
 from mediabuy_sync.adcp.signatures import hmac_headers
 from security.helpers import assert_envelope, raw_post, webhook_counts
-from support.rfc9421 import JwksServer, SignedSender, SigningKey
+from support.rfc9421 import SigningKey
 from support.webhooks import task_payload
 
 JSON = {"Content-Type": "application/json"}
@@ -195,26 +194,6 @@ RFC9421_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def jwks_server():
-    server = JwksServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def signed_agent(stack, jwks_server):
-    def make() -> SignedSender:
-        key = SigningKey.generate()
-        agent_id = "agent_" + secrets.token_hex(4)
-        jwks_server.publish(agent_id, [key])
-        assert cli.main(["agents", "add", "--id", agent_id, "--endpoint", "http://127.0.0.1:9/mcp",
-                         "--scheme", "rfc9421", "--jwks-uri", jwks_server.url(agent_id)]) == 0
-        return SignedSender(stack["base_url"], agent_id, [key])
-
-    return make
-
-
 def _check(agent, other, case, status, reason, stack, table_counts):
     body = body_of(task_payload("sa_nobody", "active"))
     first, body, headers = case(agent, other, body)
@@ -252,8 +231,8 @@ def test_bearer_rejections(make_agent, stack, table_counts, case, status, reason
 
 
 @pytest.mark.parametrize("case, status, reason", RFC9421_CASES, ids=lambda v: getattr(v, "__name__", None))
-def test_rfc9421_rejections(signed_agent, stack, table_counts, case, status, reason):
-    _check(signed_agent(), signed_agent(), case, status, reason, stack, table_counts)
+def test_rfc9421_rejections(make_signed_agent, stack, table_counts, case, status, reason):
+    _check(make_signed_agent(), make_signed_agent(), case, status, reason, stack, table_counts)
 
 
 def test_an_unknown_agent_is_404_counted_as_unknown_never_as_its_name(make_agent, stack, table_counts):

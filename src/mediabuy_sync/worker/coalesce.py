@@ -19,6 +19,7 @@ from functools import cache
 import redis
 
 from ..config import settings
+from .app import DRAIN
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,6 @@ def _drain_key() -> str:
 def request_drain(app) -> bool:
     """Queue a drain of the inbox with `app` (the web's publisher, the worker's app) unless one is
     queued already; True if this call queued it. Raises if Redis fails (callers log; nothing is lost)."""
-    from .app import DRAIN
-
     if not _redis().set(_drain_key(), 1, nx=True, ex=DRAIN_TTL_SECONDS):
         return False
     try:

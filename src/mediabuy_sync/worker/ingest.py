@@ -17,7 +17,9 @@ from typing import Callable
 import psycopg
 
 from ..adcp.payloads import load_webhook
-from ..domain.reports import Outcome, creative_reviews_from_webhook, deliveries_from_webhook, reports_from_webhook
+from ..domain.reports import (
+    Outcome, StatusReport, creative_reviews_from_webhook, deliveries_from_webhook, reports_from_webhook,
+)
 from .. import logs
 from ..store import actions, inbox
 from ..store.db import queries, transaction
@@ -52,7 +54,7 @@ def process_event(event_id: int) -> Processed:
             return Processed(event_id, "already-" + (event["state"] if event else "missing"))
         logs.bind(request_id=event["request_id"])  # the webhook's request: its lines follow it here too
         payload = load_webhook(json.loads(event["raw_body"]))
-        summary, changed = _apply_event(conn, event, payload)
+        summary, changed = _apply_event(conn, event, payload, reports_from_webhook(payload))
         if changed:
             conn.execute(QB["bump_campaigns"], {"campaign_ids": sorted(changed)})
         inbox.mark_processed(conn, event_id, summary)
@@ -91,15 +93,18 @@ def process_batch(limit: int, when_full: Callable[[], None] = lambda: None) -> B
                 return batch
             if len(events) >= limit:
                 when_full()
-            parsed = [(event, load_webhook(json.loads(event["raw_body"]))) for event in events]
-            named = sorted({(event["agent_id"], report.adcp_media_buy_id) for event, payload in parsed
-                            for report in reports_from_webhook(payload) if report.adcp_media_buy_id})
+            parsed = []  # (event, payload, its status reports): each parsed once
+            for event in events:
+                payload = load_webhook(json.loads(event["raw_body"]))
+                parsed.append((event, payload, reports_from_webhook(payload)))
+            named = sorted({(event["agent_id"], report.adcp_media_buy_id) for event, _, reports in parsed
+                            for report in reports if report.adcp_media_buy_id})
             conn.execute(QB["lock_buys_for_batch"], {"agent_ids": [a for a, _ in named],
                                                      "adcp_media_buy_ids": [b for _, b in named]}).fetchall()
-            for event, payload in parsed:
+            for event, payload, reports in parsed:
                 token = logs.bind(event_id=event["id"], request_id=event["request_id"], agent_id=event["agent_id"])
                 try:
-                    summary, changed = _apply_event(conn, event, payload)
+                    summary, changed = _apply_event(conn, event, payload, reports)
                     inbox.mark_processed(conn, event["id"], summary)
                     batch.processed.append(Processed(event["id"], summary, changed, logs.current_context()))
                     for campaign_id in changed:
@@ -121,11 +126,12 @@ def process_batch(limit: int, when_full: Callable[[], None] = lambda: None) -> B
     return batch
 
 
-def _apply_event(conn: psycopg.Connection, event: dict, payload: dict) -> tuple[str, set[str]]:
-    """One event's reports, deliveries and creative reviews, applied in the caller's transaction;
-    returns (the event's outcome summary, the campaigns whose status changed)."""
+def _apply_event(conn: psycopg.Connection, event: dict, payload: dict,
+                 reports: list[StatusReport]) -> tuple[str, set[str]]:
+    """One event's status reports (reports_from_webhook of its payload), deliveries and creative
+    reviews, applied in the caller's transaction; returns (the event's outcome summary, the campaigns
+    whose status changed)."""
     event_id = event["id"]
-    reports = reports_from_webhook(payload)
     outcomes, changed, buy_of = [], set(), {}
     # Buys are locked in a fixed order so that two events touching the same buys can't deadlock.
     for report in sorted(reports, key=lambda r: (r.adcp_media_buy_id or "", r.task_id or "")):

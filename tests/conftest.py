@@ -45,7 +45,7 @@ def _configure_environment() -> None:
             "MEDIABUY_WEBHOOK_RATE_PER_AGENT": "5000",
             "MEDIABUY_WEBHOOK_BURST_PER_AGENT": "5000",
             "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS": "1",
-            "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS": "10",  # a first call per agent and process compiles schemas (seconds)
+            "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS": "10",  # the default: room for a loaded machine's first calls
             "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS": "12",
             # room for a cold worker's first calls; tests of actions read the answer with a longer timeout
             "MEDIABUY_ACTION_DEADLINE_SECONDS": "20",

@@ -40,6 +40,7 @@ class Settings:
     log_level: str
     poll_sweep_interval_seconds: float
     poll_pages_per_agent: int
+    poll_agents_per_task: int
     agent_call_timeout_seconds: float
     status_query_window_seconds: int
     status_query_deadline_seconds: float
@@ -90,6 +91,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("log_level", "MEDIABUY_LOG_LEVEL", "INFO", "Log level of every process."),
     ("poll_sweep_interval_seconds", "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS", "5", "How often beat looks for media buys due a fallback poll."),
     ("poll_pages_per_agent", "MEDIABUY_POLL_PAGES_PER_AGENT", "2", "Pages of 100 buys polled per agent per sweep: the per-agent concurrency limit."),
+    ("poll_agents_per_task", "MEDIABUY_POLL_AGENTS_PER_TASK", "25", "Agents one poll task polls at once (each agent's pages one after another): the calls mostly wait on the agents, so one worker slot keeps many in flight. A hanging agent holds its task's slot for one call timeout."),
     ("agent_call_timeout_seconds", "MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS", "10", "Deadline of one ADCP call to a sales agent."),
     ("status_query_window_seconds", "MEDIABUY_STATUS_QUERY_WINDOW_SECONDS", "30", "A campaign's live media-buy-status query may run once per this many seconds (429 otherwise)."),
     ("status_query_deadline_seconds", "MEDIABUY_STATUS_QUERY_DEADLINE_SECONDS", "8", "How long a live media-buy-status query waits for the agents."),

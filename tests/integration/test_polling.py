@@ -22,6 +22,8 @@ AGENTS = {
     "simp_broken": {"faults": {"poll_http_error_share": 1.0}},  # every poll answers 503
     "simp_count_a": {},
     "simp_count_b": {},
+    "simp_slow": {"faults": {"poll_slow_share": 1.0, "poll_slow_seconds": 4.0}},
+    "simp_fast": {},
 }
 
 
@@ -113,6 +115,24 @@ def test_one_sweep_calls_each_agent_once_per_page(sim, make_campaign, db):
     # the agent knows none of these buys: each is put off to the backstop interval, not polled on every sweep
     assert db("SELECT count(*) AS n FROM media_buys WHERE id = ANY(%s) AND poll_due_at > now() + interval '60 s'",
               (a_ids + b_ids,))[0]["n"] == 200
+
+
+def test_a_slow_agent_does_not_hold_back_the_others_polled_with_it(sim, make_campaign, db):
+    # one sweep, one poll task for both agents (MEDIABUY_POLL_AGENTS_PER_TASK): they are asked at once
+    _, slow_ids = make_campaign([(Agent("simp_slow"), f"unknown_s_{i}", "ACTIVE") for i in range(3)])
+    _, fast_ids = make_campaign([(Agent("simp_fast"), f"unknown_f_{i}", "ACTIVE") for i in range(3)])
+    poll_now(db, *slow_ids, *fast_ids)
+
+    def answered(agent_id):  # the poll's answer committed
+        return db("SELECT last_poll_at FROM sales_agents WHERE id = %s", (agent_id,))[0]["last_poll_at"] is not None
+
+    wait_until(lambda: stats(sim, "simp_slow").get("polls_slowed", 0) == 1, 15, what="the slow agent's call")
+    wait_until(lambda: answered("simp_fast"), 3, what="the fast agent's answer while the slow call is open")
+    assert stats(sim, "simp_slow").get("polls_served", 0) == 0  # the slow call is still open (4 s)
+    assert not answered("simp_slow")
+    wait_until(lambda: answered("simp_slow"), 15, what="the slow agent's answer")
+    assert stats(sim, "simp_slow").get("polls_get_media_buys") == 1
+    assert stats(sim, "simp_fast").get("polls_get_media_buys") == 1
 
 
 def test_a_failing_agent_backs_off_with_its_buys(sim, create_at_agent, make_campaign, db):

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .. import metrics
+from .. import logs, metrics
 from ..adcp import client
 from ..config import settings
 from ..domain.polling import BACKSTOP, SOON, backoff_seconds, next_poll_in
@@ -133,11 +133,13 @@ def pages(ids: list[str], size: int = PAGE_SIZE) -> list[list[str]]:
 
 
 # --- at most one poll in flight per agent -------------------------------------------------------
-# A poll of an agent that hangs holds a worker slot for the whole call timeout. With one task per
-# page, one hanging agent could hold every slot of a worker (2 pages, concurrency 2) and stall
-# ingest for everyone (tests/faults/test_bad_agents.py). So a sweep sends one task per agent, which
-# polls its pages one after another and stops at the first failure, and no new one while that task
-# runs: one bad agent holds one slot at most, and a failing agent gets one call at a time.
+# A poll of an agent that hangs holds its task's worker slot for the whole call timeout. So a poll
+# task polls each of its agents' pages one after another and stops at the first failure, and a sweep
+# sends no new poll for an agent whose previous one still runs: a failing agent gets one call at a
+# time, and one hanging agent holds one slot at most (tests/faults/test_bad_agents.py). A task polls
+# several agents at once (MEDIABUY_POLL_AGENTS_PER_TASK) in its process's event loop: the calls
+# wait ~50-100 ms on the agents and cost ~10 ms of CPU, so one agent per task left both slots
+# mostly waiting (100,000 buys over 200 agents: 82 s with one agent per task).
 # The in-flight marks live in Redis (a hash: agent -> expiry), like the recompute coalescing keys:
 # a lost task's mark expires by itself.
 
@@ -166,21 +168,22 @@ def clear_in_flight(agent_id: str) -> None:
 
 
 def in_flight_ttl(buys: int, call_timeout: float) -> float:
-    """How long an agent's poll task may run at most: its pages' calls and a margin for the queue."""
+    """How long an agent's poll may run at most: its pages' calls and a margin for the queue."""
     return len(pages(list(range(buys)))) * call_timeout + 60.0
 
 
-def poll_agent_pages(agent_id: str, buy_ids: list[str], call_timeout: float) -> set[str]:
-    """One poll task: the agent's pages one after another; at the first failure the rest wait for
-    the agent's backoff. Returns the campaigns whose buys changed. Clears the agent's in-flight mark."""
+async def poll_agent_pages(agent_id: str, buy_ids: list[str], call_timeout: float, on_changed=lambda c: None) -> None:
+    """One agent's due buys, page after page; at the first failure the rest wait for the agent's
+    backoff. `on_changed(campaign ids)` once the agent is done. Clears the agent's in-flight mark."""
+    token = logs.bind(agent_id=agent_id)  # this coroutine's own context: its log lines name its agent
     try:
         agent = load_agent(agent_id)
         if agent is None:
-            return set()
+            return
         changed: set[str] = set()
         todo = pages(sorted(buy_ids))
         for number, page in enumerate(todo):
-            result = client.run(poll_page(agent, page, timeout=call_timeout))
+            result = await poll_page(agent, page, timeout=call_timeout)
             changed |= result.campaigns_changed
             if result.call_error is not None:
                 rest = [b for later in todo[number + 1 :] for b in later]
@@ -188,12 +191,31 @@ def poll_agent_pages(agent_id: str, buy_ids: list[str], call_timeout: float) -> 
                     with transaction() as conn:
                         conn.execute(Q["defer_polls_to_backoff"], {"agent_id": agent_id, "buy_ids": rest})
                 break
-        return changed
+        if changed:
+            on_changed(changed)
     finally:
         try:
             clear_in_flight(agent_id)
         except Exception as exc:  # noqa: BLE001 - the mark expires by itself
             log.warning("in-flight mark of agent %s not cleared (%s)", agent_id, exc)
+        logs.reset(token)
+
+
+def poll_agents(work: dict[str, list[str]], call_timeout: float, on_changed=lambda c: None) -> None:
+    """One poll task: each agent's buys (poll_agent_pages), all agents at once."""
+
+    async def all_agents() -> None:
+        outcomes = await asyncio.gather(
+            *(poll_agent_pages(agent_id, buy_ids, call_timeout, on_changed) for agent_id, buy_ids in work.items()),
+            return_exceptions=True,
+        )
+        failed = [(a, o) for a, o in zip(work, outcomes) if isinstance(o, BaseException)]
+        for agent_id, exc in failed:  # one agent's failure (the database, say) leaves the others done
+            log.error("poll of agent %s failed: %r", agent_id, exc, exc_info=exc)
+        if failed:
+            raise failed[0][1]
+
+    client.run(all_agents())
 
 
 async def poll_many(
@@ -226,4 +248,4 @@ async def poll_many(
 
 
 __all__ = ["PAGE_SIZE", "PageResult", "SOON", "agents_in_flight", "claim_due", "in_flight_ttl", "load_agent",
-           "mark_in_flight", "pages", "poll_agent_pages", "poll_many", "poll_page"]
+           "mark_in_flight", "pages", "poll_agent_pages", "poll_agents", "poll_many", "poll_page"]

@@ -15,8 +15,8 @@ from ..store.db import queries, transaction
 from ..store.periodic import claim_turn
 from . import coalesce
 from .app import (
-    DRAIN, INGEST, POLL_AGENT, PURGE_NONCES, RECOMPUTE, RUN_CASCADE_AGENT, RUN_SYNC, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS,
-    SWEEP_ROLLUPS, celery_app,
+    DRAIN, INGEST, POLL_AGENT, POLL_AGENTS, PURGE_NONCES, RECOMPUTE, RUN_CASCADE_AGENT, RUN_SYNC, SWEEP_CASCADES,
+    SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS, celery_app,
 )
 from .ingest import process_batch, process_event, record_failure
 
@@ -199,8 +199,8 @@ def purge_nonces() -> int:
 
 @shared_task(name=SWEEP_POLLS)
 def sweep_polls() -> int:
-    """Enqueue one poll task per agent (a few pages of due buys), none for an agent whose last one
-    is still running: a hanging agent holds one worker slot at most (see worker/polling.py)."""
+    """Enqueue poll tasks for the due buys (a few pages per agent, several agents per task), none
+    for an agent whose last poll is still running: see worker/polling.py."""
     from .polling import agents_in_flight, claim_due, in_flight_ttl, mark_in_flight
 
     s = settings()
@@ -208,18 +208,30 @@ def sweep_polls() -> int:
         if not claim_turn(conn, SWEEP_POLLS, s.poll_sweep_interval_seconds):
             return 0
     work = claim_due(per_agent_pages=s.poll_pages_per_agent, in_flight=agents_in_flight())
+    batch: dict[str, list[str]] = {}
     for agent_id, agent_pages in work.items():
-        buy_ids = [b for page in agent_pages for b in page]
-        mark_in_flight(agent_id, in_flight_ttl(len(buy_ids), s.agent_call_timeout_seconds))
-        celery_app.send_task(POLL_AGENT, args=[agent_id, buy_ids])
+        batch[agent_id] = [b for page in agent_pages for b in page]
+        mark_in_flight(agent_id, in_flight_ttl(len(batch[agent_id]), s.agent_call_timeout_seconds))
+        if len(batch) == s.poll_agents_per_task:
+            celery_app.send_task(POLL_AGENTS, args=[batch])
+            batch = {}
+    if batch:
+        celery_app.send_task(POLL_AGENTS, args=[batch])
     return sum(len(p) for pages_ in work.values() for p in pages_)
+
+
+@shared_task(name=POLL_AGENTS)
+def poll_agents(work: dict[str, list[str]]) -> None:
+    """{agent id: due buy ids}: each agent's pages in turn, the agents at once."""
+    from .polling import poll_agents as poll
+
+    poll(work, settings().agent_call_timeout_seconds, on_changed=recompute_changed)
 
 
 @shared_task(name=POLL_AGENT)
 def poll_agent(agent_id: str, buy_ids: list[str]) -> None:
-    from .polling import poll_agent_pages
-
-    recompute_changed(set(poll_agent_pages(agent_id, buy_ids, settings().agent_call_timeout_seconds)))
+    """One agent's poll, as sweeps before POLL_AGENTS sent it (messages still queued at an upgrade)."""
+    poll_agents({agent_id: buy_ids})
 
 
 @shared_task(name=RUN_SYNC)

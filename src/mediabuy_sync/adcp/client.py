@@ -99,9 +99,8 @@ class _TypedResultsSession(ClientSession):
 # The SDK opens its sessions through this module attribute; only its sessions are affected.
 adcp_mcp._ClientSession = _TypedResultsSession
 
-# One client per agent per process, kept across calls: a client's first call negotiates the
-# session and capabilities and compiles the tools' schemas (seconds of CPU), which every later call
-# reuses. Keyed by everything the client is built from, so a changed endpoint or token gets a new one.
+# One client per agent per process, kept across calls: a client's first call opens the MCP session
+# and asks for the agent's capabilities, which every later call reuses. Keyed by everything the client is built from, so a changed endpoint or token gets a new one.
 _clients: dict[tuple, ADCPClient] = {}
 
 

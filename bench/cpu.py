@@ -46,3 +46,20 @@ def cores_by_group(before: dict, after: dict, wall: float) -> dict[str, float]:
 def summary(used: dict[str, float]) -> str:
     """'postgres 0.30, celery 1.20, …' of the programs that used a hundredth of a core or more."""
     return ", ".join(f"{group} {cores:.2f}" for group, cores in used.items() if cores >= 0.01)
+
+
+def context_switches(pids: list[int]) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches so far of these processes' threads: a thread that
+    blocks (a round trip, a lock, waking another thread) switches voluntarily; one preempted, not."""
+    voluntary = involuntary = 0
+    for pid in pids:
+        for status in Path(f"/proc/{pid}/task").glob("*/status"):
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches"):
+                        voluntary += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches"):
+                        involuntary += int(line.split()[1])
+            except OSError:  # a thread that ended meanwhile
+                pass
+    return voluntary, involuntary

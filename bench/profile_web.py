@@ -1,6 +1,7 @@
 """python -m bench.profile_web [seconds] [--cpu] [--gil] [--bare] [VAR=value …]: py-spy profile of the web's gunicorn workers under the ingest
 benchmark's load (wrk, pre-signed unique webhooks); writes bench-output/<run>/web-<pid>.txt (raw
-stacks, for `py-spy`'s flame tools or a grep) and prints the accepted rate and the cores each program used (--cpu: no py-spy, CPU only; --gil: sample only the thread holding the GIL, i.e. Python's CPU time)."""
+stacks, for `py-spy`'s flame tools or a grep) and prints the accepted rate, gunicorn's context switches
+per request and the cores each program used (--cpu: no py-spy, CPU only; --gil: sample only the thread holding the GIL, i.e. Python's CPU time)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,12 @@ def main() -> None:
         result: list = []
         runner = threading.Thread(target=lambda: result.append(load.wrk(base, script, data, seconds)))
         before, before_sys, started = cpu.snapshot(), cpu.snapshot(system_only=True), time.monotonic()
+        gunicorn = [web.pid, *bench_env.children(web.pid)]
+        switches_before = cpu.context_switches(gunicorn)
         runner.start()
         runner.join()
         wall = time.monotonic() - started
+        switches = [after - before for after, before in zip(cpu.context_switches(gunicorn), switches_before)]
         used = cpu.cores_by_group(before, cpu.snapshot(), wall)
         kernel = cpu.cores_by_group(before_sys, cpu.snapshot(system_only=True), wall)
         print("cores used (of which in the kernel): " + ", ".join(
@@ -47,7 +51,9 @@ def main() -> None:
         for out, spy in spies:
             spy.wait()
             print(out)
-        print(f"wrk: {result[0].rate:.0f} requests/s")
+        requests = result[0].rate * seconds
+        print(f"wrk: {result[0].rate:.0f} requests/s; gunicorn's context switches per request: "
+              f"{switches[0] / requests:.1f} voluntary, {switches[1] / requests:.1f} involuntary")
         web.stop()
 
 

@@ -8,7 +8,6 @@ when the recompute decided it, just before its commit) minus the time its 2xx re
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 
 from mediabuy_sync.store.db import transaction

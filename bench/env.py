@@ -7,22 +7,17 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import shlex
-import signal
-import socket
-import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import redis
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from mediabuy_sync import devprocs
+from mediabuy_sync.devprocs import BIN, ROOT, free_port  # noqa: F401 - the benchmarks' names for them
+
 RUN_ID = f"{os.getpid()}_{secrets.token_hex(2)}"
 OUTPUT = ROOT / "bench-output" / RUN_ID
-PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
 STARTED: list["Process"] = []
 
@@ -90,70 +85,22 @@ def reset_data() -> None:
         r.delete(*keys)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    return devprocs.wait_until(predicate, timeout, interval, what)
 
 
-class Process:
+class Process(devprocs.Process):
     """One process, its output in bench-output/<run>/<name>.log."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str]):
-        OUTPUT.mkdir(parents=True, exist_ok=True)
-        self.name = name
-        self.log_path = OUTPUT / f"{name}.log"
-        self._log = open(self.log_path, "ab")
-        self.started_at = time.monotonic()
-        self.popen = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
-        STARTED.append(self)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self in STARTED:
-            STARTED.remove(self)
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait()
-        self._log.close()
-
-
-def procfile_argv(name: str) -> list[str]:
-    argv = shlex.split(PROCFILE[name])
-    argv[0] = str(BIN / argv[0])
-    return argv
+        super().__init__(name, argv, env, OUTPUT, STARTED)
 
 
 def start_web(env: dict[str, str], name: str = "web", app: str | None = None, ready_path: str = "/healthz",
               timeout: float = 60) -> tuple[Process, str]:
     """gunicorn with our gunicorn_conf (the Procfile's line); `app` swaps the WSGI app (the bare route)."""
     port = free_port()
-    argv = procfile_argv("web")
+    argv = devprocs.procfile_argv("web")
     if app is not None:
         argv[-1] = app
     proc = Process(name, argv, {**env, "MEDIABUY_BIND": f"127.0.0.1:{port}"})
@@ -174,7 +121,7 @@ def _answers(proc: Process, url: str) -> bool:
 
 
 def start_worker(env: dict[str, str], name: str = "worker", concurrency: int = 2, timeout: float = 180) -> Process:
-    argv = procfile_argv("worker")
+    argv = devprocs.procfile_argv("worker")
     argv[argv.index("--concurrency") + 1] = str(concurrency)
     argv += ["--hostname", f"{name}-{RUN_ID}@%h"]
     proc = Process(name, argv, env)
@@ -223,7 +170,7 @@ def shared_worker(env: dict[str, str]) -> Process:
 
 
 def start_beat(env: dict[str, str], name: str = "beat", timeout: float = 60) -> Process:
-    proc = Process(name, procfile_argv("beat") + ["--schedule", str(OUTPUT / f"{name}-schedule")], env)
+    proc = Process(name, devprocs.procfile_argv("beat") + ["--schedule", str(OUTPUT / f"{name}-schedule")], env)
     wait_until(lambda: "beat: Starting" in proc.log() or not proc.alive(), timeout, what=f"{name} start")
     if not proc.alive():
         raise RuntimeError(f"{name} exited:\n{proc.log()[-3000:]}")

@@ -4,7 +4,6 @@ script cycling through them), and an open-loop pacer for latency at a fixed rate
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import subprocess
 import time

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from mediabuy_sync import devprocs
+from mediabuy_sync.devprocs import BIN, ROOT, free_port  # noqa: F401 - the tests' names for them
+
 # One folder per test run: several runs may share a checkout (CI, a developer, helpers).
 OUTPUT = ROOT / "test-output" / os.environ.get("MEDIABUY_TEST_RUN", "adhoc")
-BIN = Path(sys.executable).parent
 
 # Every process the tests started, so none outlives the run whatever fails (see stop_all).
 STARTED: list["Process"] = []
@@ -25,65 +20,22 @@ PROCFILE = dict(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
     """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    return devprocs.wait_until(predicate, timeout, interval, what, error=AssertionError)
 
 
-class Process:
+class Process(devprocs.Process):
     """One of our processes, started from its Procfile line, its output in test-output/<name>.log."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str]):
-        OUTPUT.mkdir(parents=True, exist_ok=True)
-        self.name = name
-        self.log_path = OUTPUT / f"{name}.log"
-        self._log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(
-            argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        STARTED.append(self)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
-        if self in STARTED:
-            STARTED.remove(self)
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, sig)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-                self.popen.wait()
-        self._log.close()
-
-
-def _argv(procfile_line: str) -> list[str]:
-    import shlex
-
-    argv = shlex.split(procfile_line)
-    argv[0] = str(BIN / argv[0])
-    return argv
+        super().__init__(name, argv, env, OUTPUT, STARTED)
 
 
 def start_web(env: dict[str, str], name: str = "web", port: int | None = None) -> tuple[Process, str]:
     port = port or free_port()
     env = {**env, "MEDIABUY_BIND": f"127.0.0.1:{port}"}
-    proc = Process(name, _argv(PROCFILE["web"]), env)
+    proc = Process(name, devprocs.procfile_argv("web"), env)
     base = f"http://127.0.0.1:{port}"
 
     def up():
@@ -98,7 +50,7 @@ def start_web(env: dict[str, str], name: str = "web", port: int | None = None) -
 
 
 def start_worker(env: dict[str, str], name: str = "worker", concurrency: int = 2) -> Process:
-    argv = _argv(PROCFILE["worker"])
+    argv = devprocs.procfile_argv("worker")
     argv[argv.index("--concurrency") + 1] = str(concurrency)
     argv += ["--hostname", f"{name}@%h"]
     proc = Process(name, argv, env)
@@ -109,7 +61,7 @@ def start_worker(env: dict[str, str], name: str = "worker", concurrency: int = 2
 
 
 def start_beat(env: dict[str, str], name: str = "beat") -> Process:
-    proc = Process(name, _argv(PROCFILE["beat"]), env)
+    proc = Process(name, devprocs.procfile_argv("beat"), env)
     wait_until(lambda: "beat: Starting" in proc.log() or proc.popen.poll() is not None, 30, what=f"{name} start")
     assert proc.popen.poll() is None, f"{name} exited:\n{proc.log()[-3000:]}"
     return proc

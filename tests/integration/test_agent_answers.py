@@ -31,7 +31,7 @@ def _buy(media_buy_id: str, fields: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def agents_url():
+def agent_url():
     import uvicorn
     from adcp.decisioning import DecisioningCapabilities, DecisioningPlatform, SingletonAccounts
     from adcp.decisioning.task_registry import InMemoryTaskRegistry
@@ -59,22 +59,22 @@ def agents_url():
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
     thread.start()
-    wait_until(lambda: server.started, 30, what="the test agents")
+    wait_until(lambda: server.started, 30, what="the test agent")
     yield f"http://127.0.0.1:{port}/mcp"
     server.should_exit = True
     thread.join(10)
 
 
-def ask(agents_url: str, *buy_ids: str):
+def ask(agent_url: str, *buy_ids: str):
     from mediabuy_sync.adcp import client
 
-    return client.run(client.get_media_buys(client.Agent("odd", agents_url), list(buy_ids), timeout=20))
+    return client.run(client.get_media_buys(client.Agent("odd", agent_url), list(buy_ids), timeout=20))
 
 
-def test_a_well_formed_answer_is_read(agents_url):
+def test_a_well_formed_answer_is_read(agent_url):
     from mediabuy_sync.adcp import client
 
-    polled = ask(agents_url, "well_formed")
+    polled = ask(agent_url, "well_formed")
     assert [(p.adcp_media_buy_id, p.status, p.confirmed) for p in polled] == [("well_formed", "active", True)]
     assert polled[0].status_as_of.isoformat() == "2026-01-01T00:00:00+00:00"
     assert isinstance(polled[0], client.PolledBuy)
@@ -82,10 +82,10 @@ def test_a_well_formed_answer_is_read(agents_url):
 
 @pytest.mark.parametrize(("odd", "field"), [("status_unknown", "status"), ("no_status", "status"),
                                             ("date_garbled", "status_as_of")])
-def test_a_malformed_answer_is_refused_as_a_bad_response(agents_url, odd, field):
+def test_a_malformed_answer_is_refused_as_a_bad_response(agent_url, odd, field):
     from mediabuy_sync.adcp import client
 
     with pytest.raises(client.AgentCallError) as refused:
-        ask(agents_url, "well_formed", odd)
+        ask(agent_url, "well_formed", odd)
     assert refused.value.kind == client.BAD_RESPONSE, refused.value
     assert "get_media_buys" in refused.value.message and f"media_buys.1.{field}" in refused.value.message

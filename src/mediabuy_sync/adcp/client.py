@@ -84,7 +84,7 @@ def _config(agent: Agent, timeout: float) -> AgentConfig:
 # JSON schemas, and the MCP client validates the answer once more against the tool's output schema,
 # which it first fetches with tools/list (2.2 MB from an SDK-built agent, parsed once per session).
 # Measured against bench/fake_agents.py, one get_media_buys of 100 buys: 47 ms of CPU with both
-# schema passes, 8 ms without; an agent's first call (new session): 230-930 ms, 100 ms. Polling
+# schema passes, 9 ms without; an agent's first call (new session): 230-930 ms, 40-100 ms. Polling
 # 100,000 buys is 1,000 such pages, so both passes are off; the typed parse stays.
 _NO_SCHEMA_PASSES = ValidationHookConfig(requests="off", responses="off")
 
@@ -100,7 +100,8 @@ class _TypedResultsSession(ClientSession):
 adcp_mcp._ClientSession = _TypedResultsSession
 
 # One client per agent per process, kept across calls: a client's first call opens the MCP session
-# and asks for the agent's capabilities, which every later call reuses. Keyed by everything the client is built from, so a changed endpoint or token gets a new one.
+# and asks for the agent's capabilities, which every later call reuses. Keyed by everything the
+# client is built from, so a changed endpoint or token gets a new one.
 _clients: dict[tuple, ADCPClient] = {}
 
 

@@ -17,10 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]  # the checkout
 BIN = Path(sys.executable).parent
 
 
+def procfile() -> dict[str, str]:
+    """The Procfile: {process name: its command line}."""
+    return dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+
+
 def procfile_argv(name: str) -> list[str]:
     """The Procfile's command for `name`, its program from this virtual environment."""
-    lines = (line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
-    argv = shlex.split(dict(lines)[name])
+    argv = shlex.split(procfile()[name])
     argv[0] = str(BIN / argv[0])
     return argv
 

@@ -15,9 +15,7 @@ OUTPUT = ROOT / "test-output" / os.environ.get("MEDIABUY_TEST_RUN", "adhoc")
 # Every process the tests started, so none outlives the run whatever fails (see stop_all).
 STARTED: list["Process"] = []
 
-PROCFILE = dict(
-    line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
-)
+PROCFILE = devprocs.procfile()
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):

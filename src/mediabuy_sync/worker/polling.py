@@ -159,8 +159,10 @@ def agents_in_flight() -> set[str]:
     return {agent.decode() for agent, until in _redis().hgetall(_in_flight_key()).items() if float(until) > now}
 
 
-def mark_in_flight(agent_id: str, seconds: float) -> None:
-    _redis().hset(_in_flight_key(), agent_id, time.time() + seconds)
+def mark_in_flight(seconds_by_agent: dict[str, float]) -> None:
+    """{agent: how long its poll may run}: every agent of a sweep in one Redis command."""
+    now = time.time()
+    _redis().hset(_in_flight_key(), mapping={agent: now + seconds for agent, seconds in seconds_by_agent.items()})
 
 
 def clear_in_flight(agent_id: str) -> None:

@@ -208,16 +208,14 @@ def sweep_polls() -> int:
         if not claim_turn(conn, SWEEP_POLLS, s.poll_sweep_interval_seconds):
             return 0
     work = claim_due(per_agent_pages=s.poll_pages_per_agent, in_flight=agents_in_flight())
-    batch: dict[str, list[str]] = {}
-    for agent_id, agent_pages in work.items():
-        batch[agent_id] = [b for page in agent_pages for b in page]
-        mark_in_flight(agent_id, in_flight_ttl(len(batch[agent_id]), s.agent_call_timeout_seconds))
-        if len(batch) == s.poll_agents_per_task:
-            celery_app.send_task(POLL_AGENTS, args=[batch])
-            batch = {}
-    if batch:
-        celery_app.send_task(POLL_AGENTS, args=[batch])
-    return sum(len(p) for pages_ in work.values() for p in pages_)
+    if not work:
+        return 0
+    due = {agent_id: [b for page in agent_pages for b in page] for agent_id, agent_pages in work.items()}
+    mark_in_flight({agent_id: in_flight_ttl(len(ids), s.agent_call_timeout_seconds) for agent_id, ids in due.items()})
+    agents = list(due)
+    for start in range(0, len(agents), s.poll_agents_per_task):
+        celery_app.send_task(POLL_AGENTS, args=[{a: due[a] for a in agents[start : start + s.poll_agents_per_task]}])
+    return sum(len(ids) for ids in due.values())
 
 
 @shared_task(name=POLL_AGENTS)

@@ -19,6 +19,7 @@ class Settings:
     webhook_body_timeout_seconds: float
     webhook_rate_per_agent: float
     webhook_burst_per_agent: int
+    webhook_drain_window_seconds: float
     secrets_key: str
     hmac_tolerance_seconds: int
     public_base_url: str
@@ -70,6 +71,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("webhook_body_timeout_seconds", "MEDIABUY_WEBHOOK_BODY_TIMEOUT_SECONDS", "10", "A webhook body must arrive within this many seconds (and no read may wait longer): 408 otherwise, so a slow sender cannot hold a web thread."),
     ("webhook_rate_per_agent", "MEDIABUY_WEBHOOK_RATE_PER_AGENT", "100", "Webhooks per second one agent may send to one web process (a token bucket, counted after the signature verifies; 429 with `Retry-After` above). The tier-wide limit is this times the web processes (`MEDIABUY_WEB_WORKERS` × instances)."),
     ("webhook_burst_per_agent", "MEDIABUY_WEBHOOK_BURST_PER_AGENT", "500", "Webhooks one agent may send at once to one web process above its rate (the bucket's size)."),
+    ("webhook_drain_window_seconds", "MEDIABUY_WEBHOOK_DRAIN_WINDOW_SECONDS", "0.02", "Each web process asks Redis for an inbox drain at most once per this many seconds: the first commit at once, those within the window by one request at its end (web/drain_requests.py). 0: after every webhook."),
     ("secrets_key", "MEDIABUY_SECRETS_KEY", "", "Fernet key(s) encrypting agent HMAC secrets and Bearer tokens at rest, comma-separated: the first encrypts, every one decrypts (rotation: prepend a new key, then `mediabuy-sync secrets rotate`). Every process needs it and refuses to start without it; `mediabuy-sync services up` (and so `./dev`) makes one in `.local/secrets.key` when unset."),
     ("hmac_tolerance_seconds", "MEDIABUY_HMAC_TOLERANCE_SECONDS", "300", "Legacy HMAC webhooks: how far X-AdCP-Timestamp may be from now."),
     ("public_base_url", "MEDIABUY_PUBLIC_BASE_URL", "", "The scheme and host agents post webhooks to (e.g. `https://hooks.example.com`): execute registers `<this>/webhooks/adcp/<agent_id>` with each agent, and RFC 9421 verification takes the signed URL to be this plus the path and query received. Empty: `http://` + `MEDIABUY_BIND` for the first, the URL as received for the second."),

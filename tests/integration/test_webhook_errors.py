@@ -49,6 +49,24 @@ def test_unknown_agent_is_404(agent_with_buy, ledger):
     assert ledger() == before
 
 
+def test_only_a_post_to_the_route_itself_is_a_webhook(agent_with_buy, ledger):
+    """web/ingress.py answers POSTs to the route before Flask; the rest is Flask's, in the same envelope."""
+    before = ledger()
+    body = json.dumps(task_payload("sa_err", "active")).encode()
+    url = f"{agent_with_buy.base_url}/webhooks/adcp/{agent_with_buy.agent_id}"
+    assert_error(requests.get(url, timeout=10), 405, "METHOD_NOT_ALLOWED")
+    assert_error(requests.post(url + "/", data=body, headers=agent_with_buy.headers_for(body), timeout=10),
+                 404, "NOT_FOUND")
+    assert_error(requests.post(url + "/extra", data=body, headers=agent_with_buy.headers_for(body), timeout=10),
+                 404, "NOT_FOUND")
+    assert ledger() == before
+    accepted = agent_with_buy.post(body, headers={**agent_with_buy.headers_for(body), "X-Request-ID": "rid-ingress-1"})
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.headers["X-Request-ID"] == "rid-ingress-1"
+    assert accepted.headers["Content-Type"] == "application/json"
+    assert isinstance(accepted.json()["data"]["event_id"], int) and accepted.json()["error"] is None
+
+
 # Every signature failure, per scheme, with the metrics counter: tests/security/test_signature_rejections.py.
 
 

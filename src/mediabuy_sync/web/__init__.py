@@ -38,4 +38,7 @@ def create_app() -> Flask:
     for name in BLUEPRINT_MODULES:
         api.register_blueprint(import_module(f"{__name__}.{name}").bp)
     errors.register(app)  # after the Api, whose HTTP error handler it replaces with the same envelope
+    from .ingress import WebhookIngress
+
+    app.wsgi_app = WebhookIngress(app.wsgi_app)  # webhook POSTs are answered before Flask (ingress.py)
     return app

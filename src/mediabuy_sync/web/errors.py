@@ -41,13 +41,41 @@ class ApiError(Exception):
         self.field = field
 
 
-def error_response(status: int, code: str, message: str, details: object = None, headers: dict | None = None,
-                   field: str | None = None):
+def envelope(code: str, message: str, details: object = None, field: str | None = None) -> dict:
     error: dict = {"code": code, "message": message}
     if field is not None:
         error["field"] = field
     error["details"] = details
-    return jsonify({"data": None, "error": error}), status, headers or {}
+    return {"data": None, "error": error}
+
+
+def error_response(status: int, code: str, message: str, details: object = None, headers: dict | None = None,
+                   field: str | None = None):
+    return jsonify(envelope(code, message, details, field)), status, headers or {}
+
+
+def api_error_parts(exc: ApiError) -> tuple[int, dict, dict]:
+    """(status, body, headers) of an ApiError: for what answers outside Flask (web/ingress.py)."""
+    return exc.status, envelope(exc.code, exc.message, exc.details, exc.field), exc.headers
+
+
+def http_error_parts(exc: HTTPException) -> tuple[int, dict, dict]:
+    """(status, body, headers) of one of Werkzeug's HTTP errors (no webargs messages: see http_error)."""
+    headers = dict(exc.get_headers())
+    headers.pop("Content-Type", None)
+    status = exc.code or 500
+    return status, envelope(_HTTP_CODES.get(status, "HTTP_ERROR"), exc.description or exc.name), headers
+
+
+def db_unavailable_parts(exc: Exception) -> tuple[int, dict, dict]:
+    log.warning("PostgreSQL unavailable: %s", exc)
+    return (503, envelope("SERVICE_UNAVAILABLE", "The database is unavailable; nothing was stored. Retry later."),
+            {"Retry-After": str(settings().retry_after_seconds)})
+
+
+def unexpected_parts() -> tuple[int, dict, dict]:
+    log.exception("unhandled error")  # in an except block: with the traceback
+    return 500, envelope("INTERNAL_ERROR", "An unexpected error occurred."), {}
 
 
 # Where webargs found the errors, as the answer names it.
@@ -99,10 +127,8 @@ def http_error(exc: HTTPException):
     data = getattr(exc, "data", None) or {}
     if "messages" in data:  # a webargs abort that did not go through our parser
         return _api_error(validation_error(data["messages"], exc.code or 422))
-    code = _HTTP_CODES.get(exc.code or 500, "HTTP_ERROR")
-    headers = dict(exc.get_headers())
-    headers.pop("Content-Type", None)
-    return error_response(exc.code or 500, code, exc.description or exc.name, None, headers)
+    status, body, headers = http_error_parts(exc)
+    return jsonify(body), status, headers
 
 
 def _api_error(exc: ApiError):
@@ -114,17 +140,13 @@ def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
 
     def _db_unavailable(exc: Exception):
-        log.warning("PostgreSQL unavailable: %s", exc)
-        retry_after = settings().retry_after_seconds
-        return error_response(
-            503, "SERVICE_UNAVAILABLE", "The database is unavailable; nothing was stored. Retry later.",
-            None, {"Retry-After": str(retry_after)},
-        )
+        status, body, headers = db_unavailable_parts(exc)
+        return jsonify(body), status, headers
 
     for exc_type in Unavailable:
         app.register_error_handler(exc_type, _db_unavailable)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error")
-        return error_response(500, "INTERNAL_ERROR", "An unexpected error occurred.")
+        status, body, headers = unexpected_parts()
+        return jsonify(body), status, headers

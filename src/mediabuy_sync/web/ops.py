@@ -1,4 +1,4 @@
-"""Liveness, readiness, and /metrics; the web's request hooks (request id, webhook outcomes).
+"""Liveness, readiness, and /metrics; the request hooks of the routes Flask answers (request id, counter).
 
 /metrics merges every gunicorn process's values (prometheus_client multiprocess mode, see
 metrics.py) and adds gauges read at scrape time from PostgreSQL and Redis, each under a short
@@ -203,20 +203,9 @@ def _before_request():
 def _after_request(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
     rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    # (webhooks are answered, and counted, before Flask: web/ingress.py)
     metrics.HTTP_REQUESTS.labels(rule, f"{response.status_code // 100}xx").inc()
-    if request.endpoint == "webhooks.receive":
-        _count_webhook(response)
     return response
-
-
-def _count_webhook(response) -> None:
-    answer = response.get_json(silent=True) if response.is_json else None
-    outcome, reason = webhook_outcome(response.status_code, answer)
-    agent = g.get("metrics_agent") or metrics.UNKNOWN_AGENT  # set by webhooks.py once the agent is known
-    metrics.WEBHOOKS_RECEIVED.labels(agent, outcome, reason).inc()
-    event_id = ((answer or {}).get("data") or {}).get("event_id")
-    logs.bind(agent_id=agent, event_id=event_id)
-    log.info("webhook %s%s (%s)", outcome, f" {reason}" if reason else "", response.status_code)
 
 
 def _teardown_request(_exc):

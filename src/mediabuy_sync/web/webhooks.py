@@ -1,24 +1,25 @@
 """POST /webhooks/adcp/<agent_id>: verify, validate, commit to the inbox, ask for a drain, answer.
 
 Never a 2xx before the event is committed. Workers apply events in batches (an inbox drain,
-worker/ingest.py): after the commit the web only makes sure one drain is queued (worker/coalesce.py),
-and if that fails the next webhook's drain or the inbox sweeper takes the event.
+worker/ingest.py): after the commit the web only makes sure a drain is queued (worker/coalesce.py,
+at most once per window per process: drain_requests.py), and if that fails the next webhook's
+drain or the inbox sweeper takes the event.
 
 The hot path is counted in round trips: the agent's credentials are kept for a few seconds
 (agent_auth.py), the event is one autocommit insert (an RFC 9421 nonce and its event share a
-transaction instead), the drain one Redis SET NX — bench/: ingest.
+transaction instead), the drain one Redis SET NX per window — bench/: ingest. web/ingress.py answers
+the route before Flask.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 
-from flask import after_this_request, g, jsonify, request
 from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import ClientDisconnected
+from werkzeug.wrappers import Request
 
 from ..adcp import jwks, rfc9421
 from ..adcp.payloads import WebhookPayload, load_webhook
@@ -29,6 +30,7 @@ from ..store.db import autocommit, transaction
 from ..worker import coalesce
 from . import agent_auth
 from .api import ERROR_HEADERS, ApiBlueprint
+from .drain_requests import DrainRequests
 from .errors import ApiError
 from .publisher import publisher
 from .ratelimit import AgentRateLimiter, retry_after_header
@@ -66,23 +68,35 @@ def receive(agent_id: str):
     legacy HMAC-SHA256 (X-AdCP-Timestamp, X-AdCP-Signature) or Bearer. Verified on the raw body, then
     validated, committed to the inbox and enqueued.
     """
+    # Declared to Flask for the OpenAPI document and the URL map (a GET here is a 405 in our envelope);
+    # web/ingress.py answers every POST to this route before Flask sees it, with handle() below.
+    raise RuntimeError("POST /webhooks/adcp/<agent_id> is answered by web/ingress.py, not through Flask")
+
+
+# What handle() leaves in the WSGI environ for the ingress: the agent, once it is known to be
+# registered (a safe label for the webhook counter), and whether to close the connection after the answer.
+AGENT_KEY = "mediabuy.webhook_agent"
+CLOSE_KEY = "mediabuy.close_after_answer"
+
+
+def handle(req: Request, agent_id: str, request_id: str) -> tuple[int, dict]:
+    """(status, answer) of one webhook POST: 202 stored, 200 a duplicate; refusals raise ApiError."""
     s = settings()
     auth, kept = agent_auth.lookup(agent_id)
     if auth is None:
         raise ApiError(404, "NOT_FOUND", f"No sales agent {agent_id!r} is registered.")
-    g.metrics_agent = agent_id  # registered: a safe label for web/ops.py's webhook counter
-    # after the agent is known, so that this rejection is counted against it too
-    if request.mimetype != "application/json":
+    req.environ[AGENT_KEY] = agent_id  # after the agent is known, so that this rejection is counted against it too
+    if req.mimetype != "application/json":
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Webhooks must be sent as application/json.")
     # Read with no database connection held, so a slow sender ties up nothing but its own request.
-    body = _read_body(s.webhook_max_body_bytes, s.webhook_body_timeout_seconds)
+    body = _read_body(req, s.webhook_max_body_bytes, s.webhook_body_timeout_seconds)
     signed = None  # RFC 9421: the nonce to record with the event
     try:
         if auth.scheme == RFC9421_SCHEME:
-            signed = _verify_rfc9421(auth, body, s)
+            signed = _verify_rfc9421(req, auth, body, s)
         else:
             try:
-                verify(auth, request.headers, body, time.time(), s.hmac_tolerance_seconds)
+                verify(auth, req.headers, body, time.time(), s.hmac_tolerance_seconds)
             except SignatureRejected:
                 if not kept:
                     raise
@@ -90,7 +104,7 @@ def receive(agent_id: str):
                 auth, _ = agent_auth.lookup(agent_id, fresh=True)
                 if auth is None or auth.scheme == RFC9421_SCHEME:
                     raise
-                verify(auth, request.headers, body, time.time(), s.hmac_tolerance_seconds)
+                verify(auth, req.headers, body, time.time(), s.hmac_tolerance_seconds)
     except rfc9421.BodyMalformed as exc:
         raise ApiError(400, "BAD_REQUEST", exc.message, {"reason": exc.reason}) from None
     except SignatureRejected as exc:
@@ -102,7 +116,7 @@ def receive(agent_id: str):
     except ValidationError as exc:
         raise ApiError(400, "VALIDATION_ERROR", "The webhook payload is not valid ADCP.",
                        {"fields": exc.messages}) from None
-    event = (agent_id, payload["idempotency_key"], payload["task_type"], raw, g.get("request_id"))
+    event = (agent_id, payload["idempotency_key"], payload["task_type"], raw, request_id)
     if signed is None:
         with autocommit() as conn:  # one statement: the event is committed, or it was there already
             stored = inbox.store_event(conn, *event)
@@ -116,12 +130,12 @@ def receive(agent_id: str):
             _refuse_a_conflict(stored, raw, document)  # raised inside: the nonce is not recorded either
     # committed: from here on the event is ours to process, whatever happens to the drain request
     if not stored.inserted:
-        return jsonify({"data": {"event_id": stored.event_id, "duplicate": True}, "error": None}), 200
+        return 200, {"data": {"event_id": stored.event_id, "duplicate": True}, "error": None}
     try:
-        coalesce.request_drain(publisher)
+        _drain_requests(s).after_commit()
     except Exception as exc:  # noqa: BLE001 - the next webhook's drain or the inbox sweeper takes it
         log.warning("event %s stored but no drain queued (%s); the next one or the sweeper will", stored.event_id, exc)
-    return jsonify({"data": {"event_id": stored.event_id}, "error": None}), 202
+    return 202, {"data": {"event_id": stored.event_id}, "error": None}
 
 
 def _refuse_a_conflict(stored: inbox.Stored, raw: str, document: object) -> None:
@@ -129,6 +143,16 @@ def _refuse_a_conflict(stored: inbox.Stored, raw: str, document: object) -> None
     if not stored.inserted and stored.raw_body != raw and json.loads(stored.raw_body) != document:
         raise ApiError(409, "CONFLICT", "This idempotency_key was used for a different payload.",
                        {"event_id": stored.event_id})
+
+
+_drains: DrainRequests | None = None
+
+
+def _drain_requests(s: Settings) -> DrainRequests:
+    global _drains
+    if _drains is None:
+        _drains = DrainRequests(lambda: coalesce.request_drain(publisher), s.webhook_drain_window_seconds)
+    return _drains
 
 
 _limiter: AgentRateLimiter | None = None
@@ -154,17 +178,17 @@ def _unauthorized(agent_id: str, exc: SignatureRejected) -> ApiError:
                     {"WWW-Authenticate": exc.www_authenticate})
 
 
-def _verify_rfc9421(auth: InboundAuth, body: bytes, s: Settings) -> rfc9421.Verified:
-    target_uri = _target_uri(s.public_base_url)
+def _verify_rfc9421(req: Request, auth: InboundAuth, body: bytes, s: Settings) -> rfc9421.Verified:
+    target_uri = _target_uri(req, s.public_base_url)
     try:
-        return rfc9421.verify_webhook(request.method, target_uri, request.headers, body, auth.public_jwks, time.time())
+        return rfc9421.verify_webhook(req.method, target_uri, req.headers, body, auth.public_jwks, time.time())
     except rfc9421.UnknownKeyId:
         # The agent may have rotated to a key we have not fetched yet: look again, then verify once more.
         keys = _keys_after_refresh(auth.agent_id, s)
-        return rfc9421.verify_webhook(request.method, target_uri, request.headers, body, keys, time.time())
+        return rfc9421.verify_webhook(req.method, target_uri, req.headers, body, keys, time.time())
 
 
-def _target_uri(public_base_url: str) -> str:
+def _target_uri(request: Request, public_base_url: str) -> str:
     """The URL the agent signed: our public base URL when one is set (a proxy in front of us changes
     scheme or host), else the scheme and Host received; then the path and query exactly as received."""
     path = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
@@ -197,7 +221,7 @@ def _keys_after_refresh(agent_id: str, s: Settings) -> dict:
 _READ_PIECE = 16384
 
 
-def _read_body(limit: int, timeout: float) -> bytes:
+def _read_body(request: Request, limit: int, timeout: float) -> bytes:
     """The raw body, refused with 413 past `limit` (up front from Content-Length, else while reading)
     and with 408 unless it all arrives within `timeout` seconds: gunicorn's threads have no read
     timeout of their own, so a sender dribbling bytes would hold a thread for as long as it likes."""
@@ -228,8 +252,10 @@ def _read_body(limit: int, timeout: float) -> bytes:
         if not isinstance(exc, TimeoutError) and not isinstance(exc.__context__, TimeoutError):
             raise
         log.info("webhook body not received within %s s", timeout)
-        if sock is not None:
-            _close_after_the_answer(sock)
+        # The connection is left mid-body: the ingress closes it once the answer is sent. (gunicorn
+        # drops a Connection: close from the app and would keep it alive, then drain the rest of the
+        # slow body with no timeout before the next request.)
+        request.environ[CLOSE_KEY] = True
         raise ApiError(408, "REQUEST_TIMEOUT", f"The body did not arrive within {timeout:g} s; nothing was stored.",
                        {"reason": "slow_body"}) from None
     finally:
@@ -238,23 +264,6 @@ def _read_body(limit: int, timeout: float) -> bytes:
     if size > limit:
         raise too_large
     return b"".join(pieces)
-
-
-def _close_after_the_answer(sock) -> None:
-    """The connection is left mid-body: once the answer is sent, close it. (gunicorn drops a
-    Connection: close from the app and would keep it alive, then drain the rest of the slow body
-    with no timeout before the next request.)"""
-
-    def shut() -> None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already gone
-
-    @after_this_request
-    def _on_close(response):
-        response.call_on_close(shut)
-        return response
 
 
 def _parse_json(body: bytes) -> tuple[str, object]:

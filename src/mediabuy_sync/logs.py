@@ -9,6 +9,7 @@ the work; the formatter is the only thing of ours.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import re
@@ -35,7 +36,14 @@ _REDACTIONS = (
 )
 
 
+# What every pattern above needs somewhere in the text: most lines have none of it, and one search
+# is cheaper than four substitutions (the log line per webhook is on the web's hot path).
+_MIGHT_HOLD_A_SECRET = re.compile(r"(?i)bearer|basic|://|secret|token|passw|api_?key|signature|sha256=")
+
+
 def redact(text: str) -> str:
+    if _MIGHT_HOLD_A_SECRET.search(text) is None:
+        return text
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     return text
@@ -66,12 +74,18 @@ def request_id_from(header: str | None) -> str:
     return uuid.uuid4().hex
 
 
+@functools.lru_cache(maxsize=4)
+def _second(epoch_seconds: int) -> str:
+    """The timestamp to the second, made once per second rather than per line."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_seconds))
+
+
 class JsonFormatter(logging.Formatter):
     """{"ts", "level", "logger", "process", "message", …context, "exc"?} on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         event = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": _second(int(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "process": f"{record.processName}/{record.process}",

@@ -49,13 +49,9 @@ def envelope(code: str, message: str, details: object = None, field: str | None 
     return {"data": None, "error": error}
 
 
-def error_response(status: int, code: str, message: str, details: object = None, headers: dict | None = None,
-                   field: str | None = None):
-    return jsonify(envelope(code, message, details, field)), status, headers or {}
-
-
+# (status, body, headers) of each kind of error: Flask's handlers below answer with them, and so
+# does web/ingress.py, which answers webhooks outside Flask.
 def api_error_parts(exc: ApiError) -> tuple[int, dict, dict]:
-    """(status, body, headers) of an ApiError: for what answers outside Flask (web/ingress.py)."""
     return exc.status, envelope(exc.code, exc.message, exc.details, exc.field), exc.headers
 
 
@@ -132,7 +128,8 @@ def http_error(exc: HTTPException):
 
 
 def _api_error(exc: ApiError):
-    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers, exc.field)
+    status, body, headers = api_error_parts(exc)
+    return jsonify(body), status, headers
 
 
 def register(app: Flask) -> None:

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import psycopg
+
 from .. import logs, metrics
 from ..adcp import client
 from ..config import settings
@@ -111,17 +113,17 @@ def _record_failure(agent_id: str, buy_ids: list[str], exc: client.AgentCallErro
     log.warning("poll of agent %s failed (%s), backing off until %s", agent_id, exc.kind, row["poll_backoff_until"])
 
 
-def claim_due(per_agent_pages: int = 2, lease: float = 120.0, in_flight: set[str] = frozenset()) -> dict[str, list[list[str]]]:
-    """The due buys, grouped per agent and cut into pages: {agent id: [[buy id, …], …]}; none of
-    the agents `in_flight` (their previous poll is still running)."""
+def claim_due(conn: psycopg.Connection, per_agent_pages: int = 2, lease: float = 120.0,
+              in_flight: set[str] = frozenset()) -> dict[str, list[list[str]]]:
+    """The due buys, leased, grouped per agent and cut into pages: {agent id: [[buy id, …], …]};
+    none of the agents `in_flight` (their previous poll is still running)."""
     from ..domain.statuses import POLLED
 
-    with transaction() as conn:
-        rows = conn.execute(
-            Q["claim_due_buys"],
-            {"polled": sorted(POLLED), "per_agent": per_agent_pages * PAGE_SIZE, "lease": lease,
-             "in_flight": sorted(in_flight)},
-        ).fetchall()
+    rows = conn.execute(
+        Q["claim_due_buys"],
+        {"polled": sorted(POLLED), "per_agent": per_agent_pages * PAGE_SIZE, "lease": lease,
+         "in_flight": sorted(in_flight)},
+    ).fetchall()
     by_agent: dict[str, list[str]] = {}
     for row in rows:
         by_agent.setdefault(row["sales_agent_id"], []).append(row["id"])

@@ -204,14 +204,20 @@ def sweep_polls() -> int:
     from .polling import agents_in_flight, claim_due, in_flight_ttl, mark_in_flight
 
     s = settings()
+    # One transaction: the turn's row stays locked while the buys are leased and their agents marked
+    # in flight, so a sweep that starts while a slow one still claims (1 s apart in the benchmark)
+    # waits for it, then reads its marks and finds its buys leased. With the claim after the turn's
+    # commit, two sweeps could lease the same buys (each read them due before the other's lease
+    # committed): pages polled twice, 3-5 % of the calls in full benchmark runs on a slow machine.
+    # (Marked before the commit: if the commit fails, those agents wait for their marks to expire.)
     with transaction() as conn:
         if not claim_turn(conn, SWEEP_POLLS, s.poll_sweep_interval_seconds):
             return 0
-    work = claim_due(per_agent_pages=s.poll_pages_per_agent, in_flight=agents_in_flight())
-    if not work:
-        return 0
-    due = {agent_id: [b for page in agent_pages for b in page] for agent_id, agent_pages in work.items()}
-    mark_in_flight({agent_id: in_flight_ttl(len(ids), s.agent_call_timeout_seconds) for agent_id, ids in due.items()})
+        work = claim_due(conn, per_agent_pages=s.poll_pages_per_agent, in_flight=agents_in_flight())
+        if not work:
+            return 0
+        due = {agent_id: [b for page in agent_pages for b in page] for agent_id, agent_pages in work.items()}
+        mark_in_flight({agent_id: in_flight_ttl(len(ids), s.agent_call_timeout_seconds) for agent_id, ids in due.items()})
     agents = list(due)
     for start in range(0, len(agents), s.poll_agents_per_task):
         celery_app.send_task(POLL_AGENTS, args=[{a: due[a] for a in agents[start : start + s.poll_agents_per_task]}])

@@ -58,6 +58,9 @@ class Process:
         self.name = name
         self.log_path = output / f"{name}.log"
         self._log = open(self.log_path, "ab")
+        # the file keeps what earlier processes of this name wrote; log() is this one's output only
+        # (else a restarted worker looked ready at once, from its predecessor's " ready.")
+        self._log_from = self._log.tell()
         self.started_at = time.monotonic()
         self.popen = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
@@ -69,7 +72,9 @@ class Process:
         return self.popen.pid
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        with open(self.log_path, "rb") as f:
+            f.seek(self._log_from)
+            return f.read().decode(errors="replace")
 
     def alive(self) -> bool:
         return self.popen.poll() is None

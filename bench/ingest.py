@@ -7,7 +7,6 @@ generator is not what limits the figures."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections import Counter
 
@@ -31,6 +30,7 @@ ROUND_SECONDS = 5
 
 
 def _middle(values: list[float]) -> float:
+    """The median of an odd number of rounds (1 or 3): one of them, so its wrk output goes with it."""
     return sorted(values)[len(values) // 2]
 
 
@@ -62,11 +62,10 @@ def run(env: dict, quick: bool) -> list[Figure]:
             core_seconds[group] += cores * wall
         our_seconds += wall
     cores = cpu.summary({group: used / our_seconds for group, used in core_seconds.most_common()})
-    accepted = statistics.median(accepted_rates)
-    bare_rate = statistics.median(r.rate for r in bare_runs)
-    # wrk's latencies and CPU as in the median rounds (with 1 or 3 rounds the median is one of them)
-    ours = our_runs[accepted_rates.index(_middle(accepted_rates))]
-    bare_run = bare_runs[[r.rate for r in bare_runs].index(_middle([r.rate for r in bare_runs]))]
+    accepted, bare_rate = _middle(accepted_rates), _middle([r.rate for r in bare_runs])
+    # wrk's latencies and CPU as in the median rounds
+    ours = our_runs[accepted_rates.index(accepted)]
+    bare_run = bare_runs[[r.rate for r in bare_runs].index(bare_rate)]
     for i, (b, o) in enumerate(zip(bare_runs, our_runs)):
         (bench_env.OUTPUT / f"wrk-bare-{i}.txt").write_text(b.output)
         (bench_env.OUTPUT / f"wrk-ingest-{i}.txt").write_text(o.output)

@@ -11,7 +11,7 @@ import pytest
 
 from mediabuy_sync import logs
 from mediabuy_sync.web.dashboard_chart import events_per_minute, inbox_lag, line_chart
-from mediabuy_sync.web.ops import webhook_outcome
+from mediabuy_sync.web.ingress import webhook_outcome
 
 
 def envelope(code, message="m", details=None):

@@ -26,13 +26,12 @@ from .. import logs, metrics
 from ..store.db import Unavailable
 from . import webhooks
 from .errors import ApiError, api_error_parts, db_unavailable_parts, http_error_parts, unexpected_parts
-from .ops import webhook_outcome
 from .schemas import ID_PATTERN
 
 ROUTE = "/webhooks/adcp/<id:agent_id>"  # the route's label in the HTTP counter, as Flask's routes are labelled
 _PATH = re.compile(rf"/webhooks/adcp/({ID_PATTERN})\Z")  # the same paths the route's <id:…> converter takes
 
-log = logging.getLogger("mediabuy_sync.web.ops")  # the webhook line where Flask's routes log theirs
+log = logging.getLogger(__name__)
 
 
 class WebhookIngress:
@@ -74,6 +73,40 @@ class WebhookIngress:
         if environ.get(webhooks.CLOSE_KEY) and sock is not None:
             return ClosingIterator([body], lambda: _shut(sock))
         return [body]
+
+
+# Answers of the webhook endpoint → (outcome, reason) of mediabuy_webhooks_received_total. 401's
+# reason is the SignatureRejected reason the answer carries (our own fixed strings).
+_REJECTIONS = {
+    404: "not_found",
+    408: "slow_body",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def webhook_outcome(status: int, answer: dict | None) -> tuple[str, str]:
+    """(outcome, reason) of one answer of POST /webhooks/adcp/<agent_id>."""
+    error = (answer or {}).get("error") or {}
+    if status == 202:
+        return "accepted", ""
+    if status == 200:
+        return "duplicate", ""
+    if status >= 500:
+        return "error", "unavailable" if status == 503 else "internal_error"
+    if status == 401:
+        reason = (error.get("details") or {}).get("reason")
+        return "rejected", reason if isinstance(reason, str) and reason.isidentifier() else "unauthorized"
+    if status == 400:
+        if error.get("code") == "VALIDATION_ERROR":
+            return "rejected", "invalid_payload"
+        reason = (error.get("details") or {}).get("reason")
+        if isinstance(reason, str) and reason.startswith("webhook_") and reason.isidentifier():
+            return "rejected", reason  # an RFC 9421 body check (rfc9421.BODY_MALFORMED)
+        return "rejected", "not_json" if "not valid JSON" in str(error.get("message")) else "malformed_body"
+    return "rejected", _REJECTIONS.get(status, f"http_{status}")
 
 
 def _count(environ, status: int, answer: dict) -> None:

@@ -158,40 +158,7 @@ class StateCollector:
                                 value=unacked)
 
 
-# --- hooks on every request --------------------------------------------------------------------
-
-# Answers of the webhook endpoint → (outcome, reason) of mediabuy_webhooks_received_total. 401's
-# reason is the SignatureRejected reason the answer carries (our own fixed strings).
-_REJECTIONS = {
-    404: "not_found",
-    408: "slow_body",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-}
-
-
-def webhook_outcome(status: int, answer: dict | None) -> tuple[str, str]:
-    """(outcome, reason) of one answer of POST /webhooks/adcp/<agent_id>."""
-    error = (answer or {}).get("error") or {}
-    if status == 202:
-        return "accepted", ""
-    if status == 200:
-        return "duplicate", ""
-    if status >= 500:
-        return "error", "unavailable" if status == 503 else "internal_error"
-    if status == 401:
-        reason = (error.get("details") or {}).get("reason")
-        return "rejected", reason if isinstance(reason, str) and reason.isidentifier() else "unauthorized"
-    if status == 400:
-        if error.get("code") == "VALIDATION_ERROR":
-            return "rejected", "invalid_payload"
-        reason = (error.get("details") or {}).get("reason")
-        if isinstance(reason, str) and reason.startswith("webhook_") and reason.isidentifier():
-            return "rejected", reason  # an RFC 9421 body check (rfc9421.BODY_MALFORMED)
-        return "rejected", "not_json" if "not valid JSON" in str(error.get("message")) else "malformed_body"
-    return "rejected", _REJECTIONS.get(status, f"http_{status}")
+# --- hooks on every request Flask answers ------------------------------------------------------
 
 
 def _before_request():

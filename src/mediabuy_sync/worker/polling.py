@@ -114,8 +114,8 @@ def _record_failure(agent_id: str, buy_ids: list[str], exc: client.AgentCallErro
 
 
 def claim_due(conn: psycopg.Connection, per_agent_pages: int = 2, lease: float = 120.0,
-              in_flight: set[str] = frozenset()) -> dict[str, list[list[str]]]:
-    """The due buys, leased, grouped per agent and cut into pages: {agent id: [[buy id, …], …]};
+              in_flight: set[str] = frozenset()) -> dict[str, list[str]]:
+    """The due buys, leased, per agent: {agent id: [buy id, …]} (a poll cuts them into pages);
     none of the agents `in_flight` (their previous poll is still running)."""
     from ..domain.statuses import POLLED
 
@@ -127,7 +127,7 @@ def claim_due(conn: psycopg.Connection, per_agent_pages: int = 2, lease: float =
     by_agent: dict[str, list[str]] = {}
     for row in rows:
         by_agent.setdefault(row["sales_agent_id"], []).append(row["id"])
-    return {agent: pages(sorted(ids)) for agent, ids in by_agent.items()}
+    return {agent: sorted(ids) for agent, ids in by_agent.items()}
 
 
 def pages(ids: list[str], size: int = PAGE_SIZE) -> list[list[str]]:
@@ -173,7 +173,7 @@ def clear_in_flight(agent_id: str) -> None:
 
 def in_flight_ttl(buys: int, call_timeout: float) -> float:
     """How long an agent's poll may run at most: its pages' calls and a margin for the queue."""
-    return len(pages(list(range(buys)))) * call_timeout + 60.0
+    return -(-buys // PAGE_SIZE) * call_timeout + 60.0  # one call per page, rounded up
 
 
 async def poll_agent_pages(agent_id: str, buy_ids: list[str], call_timeout: float, on_changed=lambda c: None) -> None:

@@ -213,10 +213,9 @@ def sweep_polls() -> int:
     with transaction() as conn:
         if not claim_turn(conn, SWEEP_POLLS, s.poll_sweep_interval_seconds):
             return 0
-        work = claim_due(conn, per_agent_pages=s.poll_pages_per_agent, in_flight=agents_in_flight())
-        if not work:
+        due = claim_due(conn, per_agent_pages=s.poll_pages_per_agent, in_flight=agents_in_flight())
+        if not due:
             return 0
-        due = {agent_id: [b for page in agent_pages for b in page] for agent_id, agent_pages in work.items()}
         mark_in_flight({agent_id: in_flight_ttl(len(ids), s.agent_call_timeout_seconds) for agent_id, ids in due.items()})
     agents = list(due)
     for start in range(0, len(agents), s.poll_agents_per_task):

@@ -49,7 +49,7 @@ def test_unknown_agent_is_404(agent_with_buy, ledger):
     assert ledger() == before
 
 
-def test_only_a_post_to_the_route_itself_is_a_webhook(agent_with_buy, ledger):
+def test_only_a_post_to_the_route_itself_is_a_webhook(agent_with_buy, ledger, db):
     """web/ingress.py answers POSTs to the route before Flask; the rest is Flask's, in the same envelope."""
     before = ledger()
     body = json.dumps(task_payload("sa_err", "active")).encode()
@@ -64,7 +64,11 @@ def test_only_a_post_to_the_route_itself_is_a_webhook(agent_with_buy, ledger):
     assert accepted.status_code == 202, accepted.text
     assert accepted.headers["X-Request-ID"] == "rid-ingress-1"
     assert accepted.headers["Content-Type"] == "application/json"
-    assert isinstance(accepted.json()["data"]["event_id"], int) and accepted.json()["error"] is None
+    event_id = accepted.json()["data"]["event_id"]
+    assert isinstance(event_id, int) and accepted.json()["error"] is None
+    # applied before the next test takes its ledger snapshot
+    wait_until(lambda: db("SELECT state FROM webhook_events WHERE id = %s", (event_id,))[0]["state"] == "processed",
+               20, 0.1, "the accepted event processed")
 
 
 # Every signature failure, per scheme, with the metrics counter: tests/security/test_signature_rejections.py.

@@ -8,6 +8,7 @@ import base64
 import os
 import secrets
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -128,6 +129,7 @@ def start_worker(env: dict[str, str], name: str = "worker", concurrency: int = 2
     wait_until(lambda: " ready." in proc.log() or not proc.alive(), timeout, 0.05, what=f"{name} ready")
     if not proc.alive():
         raise RuntimeError(f"{name} exited:\n{proc.log()[-3000:]}")
+    proc.ready_seconds = time.monotonic() - proc.started_at  # its cold start (footprint)
     return proc
 
 
@@ -160,6 +162,11 @@ def stop_all(keep_shared: bool = False) -> None:
 # One worker (the Procfile's, two processes) shared by the benchmarks that run the code as configured:
 # a cold start with the ADCP SDK costs ~15 s, which --quick cannot pay five times.
 _shared: dict[str, Process] = {}
+
+
+def running_shared_worker() -> Process | None:
+    proc = _shared.get("worker")
+    return proc if proc is not None and proc.alive() else None
 
 
 def shared_worker(env: dict[str, str]) -> Process:

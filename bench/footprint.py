@@ -36,11 +36,9 @@ def run(env: dict, quick: bool) -> list[Figure]:
                           f"{len(rss)} workers: " + ", ".join(f"{r:.0f}" for r in rss) + " MB; master "
                           f"{bench_env.memory_mb(web.pid)['rss']:.0f} MB"))
     web.stop()
-    worker = bench_env.running_shared_worker() if quick else None
-    if worker is None:
-        worker, which = bench_env.start_worker(env, name="worker-cold"), ""
-    else:
-        which = "--quick: the shared worker, started cold earlier in this run and since used; "
+    shared = bench_env.running_shared_worker() if quick else None
+    worker = shared or bench_env.start_worker(env, name="worker-cold")
+    which = "--quick: the shared worker, started cold earlier in this run and since used; " if shared else ""
     parent = bench_env.memory_mb(worker.pid)
     pool = [bench_env.memory_mb(pid) for pid in bench_env.children(worker.pid)]
     pss = parent["pss"] + sum(p["pss"] for p in pool)
@@ -49,6 +47,6 @@ def run(env: dict, quick: bool) -> list[Figure]:
     figures.append(Figure(NAME, "worker: PSS of parent + pool processes", pss, "MB",
                           note=f"{which}RSS parent {parent['rss']:.0f} MB, pool "
                                + ", ".join(f"{p['rss']:.0f}" for p in pool) + " MB"))
-    if not which:
+    if not shared:
         worker.stop()
     return figures

@@ -20,6 +20,7 @@ class Settings:
     webhook_rate_per_agent: float
     webhook_burst_per_agent: int
     webhook_drain_window_seconds: float
+    webhook_batch_wait_seconds: float
     secrets_key: str
     hmac_tolerance_seconds: int
     public_base_url: str
@@ -72,6 +73,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("webhook_rate_per_agent", "MEDIABUY_WEBHOOK_RATE_PER_AGENT", "100", "Webhooks per second one agent may send to one web process (a token bucket, counted after the signature verifies; 429 with `Retry-After` above). The tier-wide limit is this times the web processes (`MEDIABUY_WEB_WORKERS` × instances)."),
     ("webhook_burst_per_agent", "MEDIABUY_WEBHOOK_BURST_PER_AGENT", "500", "Webhooks one agent may send at once to one web process above its rate (the bucket's size)."),
     ("webhook_drain_window_seconds", "MEDIABUY_WEBHOOK_DRAIN_WINDOW_SECONDS", "0.005", "Each web process asks Redis for an inbox drain at most once per this many seconds: the first commit at once, those within the window by one request at its end (web/drain_requests.py); an event waits at most this much longer for its drain. 0: after every webhook. Accepted/s with 0 / 0.005 / 0.02: ~1,200 / ~1,240 / ~1,260; e2e p50 18.8 ms with 0, 25.2 ms with 0.02 (a slow hour of this machine)."),
+    ("webhook_batch_wait_seconds", "MEDIABUY_WEBHOOK_BATCH_WAIT_SECONDS", "0.001", "Group commit of webhooks (web/group_commit.py): the first webhook of a web process to reach its insert waits this long for the process's other threads, then one statement commits them all; each answers after that commit. 0: no wait (those arriving during a statement still share the next). Accepted/s on 2 cores with 2 × 8 threads: 20-37 % more than one insert per webhook, PostgreSQL's CPU per webhook ~40 % less (bench.profile_web)."),
     ("secrets_key", "MEDIABUY_SECRETS_KEY", "", "Fernet key(s) encrypting agent HMAC secrets and Bearer tokens at rest, comma-separated: the first encrypts, every one decrypts (rotation: prepend a new key, then `mediabuy-sync secrets rotate`). Every process needs it and refuses to start without it; `mediabuy-sync services up` (and so `./dev`) makes one in `.local/secrets.key` when unset."),
     ("hmac_tolerance_seconds", "MEDIABUY_HMAC_TOLERANCE_SECONDS", "300", "Legacy HMAC webhooks: how far X-AdCP-Timestamp may be from now."),
     ("public_base_url", "MEDIABUY_PUBLIC_BASE_URL", "", "The scheme and host agents post webhooks to (e.g. `https://hooks.example.com`): execute registers `<this>/webhooks/adcp/<agent_id>` with each agent, and RFC 9421 verification takes the signed URL to be this plus the path and query received. Empty: `http://` + `MEDIABUY_BIND` for the first, the URL as received for the second."),
@@ -103,8 +105,8 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("brand_domain", "MEDIABUY_BRAND_DOMAIN", "example.com", "The brand domain sent as `brand.domain` with create_media_buy (advertisers do not carry their own yet)."),
     ("admin_token", "MEDIABUY_ADMIN_TOKEN", "", "Bearer token of the /admin endpoints; empty: they answer 403."),
     ("web_bind", "MEDIABUY_BIND", "127.0.0.1:8000", "Where gunicorn listens."),
-    ("web_workers", "MEDIABUY_WEB_WORKERS", "4", "gunicorn worker processes: two per core. Webhooks accepted/s on 2 cores, 8 requests in flight either way: 4 processes × 2 threads ~1,190, 2 × 4 ~1,030 (bench.profile_web; threads of one process contend for its GIL around each database round trip)."),
-    ("web_threads", "MEDIABUY_WEB_THREADS", "2", "Threads per gunicorn worker."),
+    ("web_workers", "MEDIABUY_WEB_WORKERS", "2", "gunicorn worker processes: one per core."),
+    ("web_threads", "MEDIABUY_WEB_THREADS", "8", "Threads per gunicorn worker. Eight let webhooks share their commits (`MEDIABUY_WEBHOOK_BATCH_WAIT_SECONDS`): accepted/s on 2 cores, 16 connections, 2 processes × 8 threads 583-720 against 4 × 2 487-523 in a slow hour (bench.profile_web, alternating; 3 × 6 595-698)."),
     ("web_limit_request_line", "MEDIABUY_WEB_LIMIT_REQUEST_LINE", "8190", "Longest request line gunicorn accepts, in bytes (414 above)."),
     ("web_limit_request_fields", "MEDIABUY_WEB_LIMIT_REQUEST_FIELDS", "100", "Most request headers gunicorn accepts (431 above)."),
     ("web_limit_request_field_size", "MEDIABUY_WEB_LIMIT_REQUEST_FIELD_SIZE", "8190", "Largest request header gunicorn accepts, in bytes (431 above)."),

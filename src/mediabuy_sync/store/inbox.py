@@ -39,6 +39,41 @@ def store_event(conn: psycopg.Connection, agent_id: str, idempotency_key: str, t
     return Stored(row["id"], row["inserted"], row["raw_body"])
 
 
+# (agent_id, idempotency_key, task_type, raw_body, request_id): store_event's arguments
+Event = tuple[str, str, str, str, "str | None"]
+
+
+def store_events(conn: psycopg.Connection, events: list[Event]) -> list[Stored | Exception]:
+    """store_event for several events at once, on an autocommit connection: one statement commits
+    all that are new, in one round trip. Those not inserted (duplicates) are looked up one by one. If
+    the statement fails, each event is stored on its own, so that one bad event fails only itself:
+    its place in the answer holds the error (a lost connection fails them all, as it would have)."""
+    if len(events) == 1:
+        return [store_event(conn, *events[0])]
+    columns = list(zip(*events))
+    try:
+        rows = conn.execute(Q["insert_events"], {
+            "agent_ids": list(columns[0]), "idempotency_keys": list(columns[1]), "task_types": list(columns[2]),
+            "raw_bodies": list(columns[3]), "request_ids": list(columns[4]),
+        }).fetchall()
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error:
+        return [_store_alone(conn, event) for event in events]
+    inserted = {row["position"]: row["id"] for row in rows}
+    return [Stored(inserted[position], True, event[3]) if position in inserted else _store_alone(conn, event)
+            for position, event in enumerate(events, 1)]
+
+
+def _store_alone(conn: psycopg.Connection, event: Event) -> Stored | Exception:
+    try:
+        return store_event(conn, *event)
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error as exc:
+        return exc
+
+
 def claim_batch(conn: psycopg.Connection, limit: int) -> list[dict]:
     return conn.execute(Q["claim_batch"], {"limit": limit}).fetchall()
 

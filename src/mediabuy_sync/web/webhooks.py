@@ -6,9 +6,9 @@ at most once per window per process: drain_requests.py), and if that fails the n
 drain or the inbox sweeper takes the event.
 
 The hot path is counted in round trips: the agent's credentials are kept for a few seconds
-(agent_auth.py), the event is one autocommit insert (an RFC 9421 nonce and its event share a
-transaction instead), the drain one Redis SET NX per window — bench/: ingest. web/ingress.py answers
-the route before Flask.
+(agent_auth.py), the event is one autocommit insert shared with the webhooks the process receives
+meanwhile (group_commit.py; an RFC 9421 nonce and its event share a transaction of their own instead),
+the drain one Redis SET NX per window — bench/: ingest. web/ingress.py answers the route before Flask.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from . import agent_auth
 from .api import ERROR_HEADERS, ApiBlueprint
 from .drain_requests import DrainRequests
 from .errors import ApiError
+from .group_commit import GroupCommit
 from .publisher import publisher
 from .ratelimit import AgentRateLimiter, retry_after_header
 from .schemas import ErrorEnvelope
@@ -118,8 +119,9 @@ def handle(req: Request, agent_id: str, request_id: str) -> tuple[int, dict]:
                        {"fields": exc.messages}) from None
     event = (agent_id, payload["idempotency_key"], payload["task_type"], raw, request_id)
     if signed is None:
-        with autocommit() as conn:  # one statement: the event is committed, or it was there already
-            stored = inbox.store_event(conn, *event)
+        # one statement, shared with the webhooks this process receives meanwhile: the event is
+        # committed, or it was there already
+        stored = _group_commit(s).store(event)
         _refuse_a_conflict(stored, raw, document)
     else:
         with transaction() as conn:
@@ -143,6 +145,21 @@ def _refuse_a_conflict(stored: inbox.Stored, raw: str, document: object) -> None
     if not stored.inserted and stored.raw_body != raw and json.loads(stored.raw_body) != document:
         raise ApiError(409, "CONFLICT", "This idempotency_key was used for a different payload.",
                        {"event_id": stored.event_id})
+
+
+_commits: GroupCommit[inbox.Event, inbox.Stored] | None = None
+
+
+def _group_commit(s: Settings) -> GroupCommit[inbox.Event, inbox.Stored]:
+    global _commits
+    if _commits is None:
+        _commits = GroupCommit(_store_events, s.webhook_batch_wait_seconds)
+    return _commits
+
+
+def _store_events(events: list[inbox.Event]) -> list[inbox.Stored | Exception]:
+    with autocommit() as conn:
+        return inbox.store_events(conn, events)
 
 
 _drains: DrainRequests | None = None

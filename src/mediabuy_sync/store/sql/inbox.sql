@@ -23,6 +23,25 @@ SELECT id, raw_body, false FROM webhook_events
 WHERE agent_id = %(agent_id)s AND idempotency_key = %(idempotency_key)s
 LIMIT 1;
 
+-- name: insert_events
+-- Several events in one statement (the web's group commit, web/group_commit.py): the position (1..n)
+-- of each one inserted, with its id. A position missing was not inserted: its (agent, idempotency_key)
+-- was in the inbox already, or earlier in the same batch.
+WITH input AS (
+    SELECT *
+    FROM unnest(%(agent_ids)s::text[], %(idempotency_keys)s::text[], %(task_types)s::text[],
+                %(raw_bodies)s::text[], %(request_ids)s::text[])
+         WITH ORDINALITY AS t (agent_id, idempotency_key, task_type, raw_body, request_id, position)
+), inserted AS (
+    INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body, request_id)
+    SELECT agent_id, idempotency_key, task_type, raw_body, request_id FROM input ORDER BY position
+    ON CONFLICT (agent_id, idempotency_key) DO NOTHING
+    RETURNING id, agent_id, idempotency_key
+)
+SELECT min(input.position) AS position, inserted.id
+FROM inserted JOIN input USING (agent_id, idempotency_key)
+GROUP BY inserted.id;
+
 -- name: claim_batch
 -- The oldest received events no one is applying, for one batch: locked until the batch commits, and
 -- skipped by a concurrent batch. An event that failed once (attempts > 0) is left to its own retries

@@ -9,8 +9,9 @@ statement holding its event has committed, so "never a 2xx before the commit" ho
 
 Measured (bench.profile_web, 2 cores, 16 connections): with 8 threads per process, batches of 2.6-3.7
 events; PostgreSQL's CPU at the same rate about a third less and accepted/s up 0-38 % (medians 677 and
-550/s) against one insert per webhook. With 2 threads per process the threads almost never meet (batches of 1.0-1.25): the
-batching comes from the threads of one process waiting on the GIL and the database together.
+550/s) against one insert per webhook. With 2 threads per process the threads almost never meet
+(batches of 1.0-1.25): the batching comes from the threads of one process waiting on the GIL and the
+database together.
 """
 
 from __future__ import annotations

@@ -78,17 +78,17 @@ def database():
 @pytest.fixture(scope="session")
 def stack(database):
     """gunicorn, one Celery worker and one beat, as the Procfile runs them."""
-    from support.stack import free_port, start_beat, start_web, start_worker
+    from support.stack import free_ports, start_beat, start_web, start_worker
 
     env = dict(os.environ)
+    worker_metrics, beat_metrics, port = free_ports(3)  # distinct: picked together
     # Their metrics ports (tests/integration/test_ops.py scrapes them); not in `env`, which other
     # tests reuse to start more workers.
-    metrics_ports = {"MEDIABUY_WORKER_METRICS_PORT": str(free_port()), "MEDIABUY_BEAT_METRICS_PORT": str(free_port())}
+    metrics_ports = {"MEDIABUY_WORKER_METRICS_PORT": str(worker_metrics), "MEDIABUY_BEAT_METRICS_PORT": str(beat_metrics)}
     worker = start_worker({**env, **metrics_ports})
     beat = start_beat({**env, **metrics_ports})
     # The web tells agents where to post webhooks (execute): its own address, known once the port is
     # picked. Only the web's environment has it: a web a test starts elsewhere keeps "as received".
-    port = free_port()
     public = {"MEDIABUY_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
     web, base_url = start_web({**env, **public}, port=port)
     yield {"env": env, "base_url": base_url, "web": web, "worker": worker, "beat": beat,

@@ -35,6 +35,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(n: int) -> list[int]:
+    """n distinct free ports: held open together while they are picked (free_port() called n times
+    can hand out one port twice once its socket is closed, e.g. two simulated agents on one port)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition",
                error: type[Exception] = TimeoutError):
     """Poll `predicate` until it returns something truthy, and return that; raise `error` after

@@ -23,7 +23,7 @@ from mediabuy_sync.store import agents as agent_store
 from mediabuy_sync.store.db import transaction
 from support.buyer import API
 from support.sim import BIN, FAST
-from support.stack import Process, free_port, wait_until
+from support.stack import Process, free_port, free_ports, wait_until
 
 SIM_AGENTS = ("act_a", "act_b", "act_c")
 FIGURES: dict[str, float] = {}
@@ -35,7 +35,7 @@ FLIGHT_END = FLIGHT_START + timedelta(hours=3)
 @pytest.fixture(scope="module")
 def sim_process(tmp_path_factory):
     """The simulator, started first: it loads the SDK (~20 s) while the stack starts."""
-    ports = {a: free_port() for a in SIM_AGENTS}
+    ports = dict(zip(SIM_AGENTS, free_ports(len(SIM_AGENTS))))
     config = {"seed": 5, "defaults": FAST, "agents": [{"id": a, "port": p} for a, p in ports.items()]}
     path = tmp_path_factory.mktemp("actions") / "sim-actions.json"
     path.write_text(json.dumps(config))

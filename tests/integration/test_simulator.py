@@ -29,7 +29,7 @@ import requests
 
 from mediabuy_sync.adcp.signatures import InboundAuth, verify_bearer, verify_hmac
 from mediabuy_sync.sim.config import ConfigError, Faults, Timings, apply_knobs, build_settings
-from support.stack import Process, free_port, wait_until
+from support.stack import Process, free_ports, wait_until
 
 BIN = Path(sys.executable).parent
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{16,255}$")
@@ -147,7 +147,7 @@ def lifecycle(records, media_buy_id: str) -> list[tuple[str, str, str | None]]:
 
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory):
-    ports = {"sim_ed": free_port(), "sim_ec": free_port()}
+    ports = dict(zip(["sim_ed", "sim_ec"], free_ports(2)))
     config = {
         "seed": 11,
         "defaults": BASELINE,

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import requests
 
-from support.stack import Process, free_port, wait_until
+from support.stack import Process, free_ports, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -26,7 +26,7 @@ FAST = {
 
 def start_simulator(tmp_dir: Path, agents: dict[str, dict], name: str = "simulator") -> SimpleNamespace:
     """agents: {agent id: its settings ({"faults": …, "timings": …})}; returns the process and base URLs."""
-    ports = {agent_id: free_port() for agent_id in agents}
+    ports = dict(zip(agents, free_ports(len(agents))))
     config = {"seed": 3, "defaults": FAST,
               "agents": [{"id": a, "port": ports[a], **settings} for a, settings in agents.items()]}
     path = tmp_dir / f"{name}.json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import re
+import select
 import threading
 import time
 from contextlib import contextmanager
@@ -38,8 +39,11 @@ def pool() -> ConnectionPool:
                     timeout=s.db_pool_timeout_seconds,
                     kwargs={"connect_timeout": max(1, round(s.db_connect_timeout_seconds)), "row_factory": dict_row},
                     # a connection that died with the server is found before a request gets it
-                    check=_check_if_idle,
-                    reconnect_timeout=0,  # keep trying for ever: the database will come back
+                    check=_check_if_suspect,
+                    # No reconnection schedule in the background (psycopg_pool gives up after a second
+                    # attempt): a request that finds the pool empty starts a new attempt, so a server
+                    # that comes back is used by the next request rather than after a backoff.
+                    reconnect_timeout=0,
                     open=False,
                     name="mediabuy",
                 )
@@ -66,9 +70,30 @@ def _connection() -> Iterator[psycopg.Connection]:
             conn._mediabuy_returned_at = time.monotonic()
 
 
-def _check_if_idle(conn: psycopg.Connection) -> None:
-    if time.monotonic() - getattr(conn, "_mediabuy_returned_at", float("-inf")) > CHECK_IDLE_AFTER_SECONDS:
-        ConnectionPool.check_connection(conn)
+def _check_if_suspect(conn: psycopg.Connection) -> None:
+    """Check a connection with a round trip if it sat idle, or if its socket has something to read
+    (a poll, under a microsecond): between transactions the server sends next to nothing but its end
+    (it stopped, a proxy cut the connection), which is so seen even within CHECK_IDLE_AFTER_SECONDS of
+    the last use. Without it, a web process handed the next request a connection its last one had left
+    just before a restart, and answered 503 after the server was back."""
+    idle = time.monotonic() - getattr(conn, "_mediabuy_returned_at", float("-inf"))
+    try:
+        if idle > CHECK_IDLE_AFTER_SECONDS or _readable(conn):
+            ConnectionPool.check_connection(conn)
+    except Exception:
+        # The others in the pool are likely dead too (a restarted server ends them all). The pool
+        # waits about a second after each failed check, so trying them one by one could exhaust a
+        # request's MEDIABUY_DB_POOL_TIMEOUT_SECONDS; new connections are made instead.
+        conn_pool = _pool
+        if conn_pool is not None:
+            conn_pool.drain()
+        raise
+
+
+def _readable(conn: psycopg.Connection) -> bool:
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def close_pool() -> None:

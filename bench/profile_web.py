@@ -1,4 +1,4 @@
-"""python -m bench.profile_web [seconds] [--cpu] [--gil] [--bare] [VAR=value …]: py-spy profile of the web's gunicorn workers under the ingest
+"""python -m bench.profile_web [seconds] [--cpu] [--gil] [--bare] [--connections=16] [VAR=value …]: py-spy profile of the web's gunicorn workers under the ingest
 benchmark's load (wrk, pre-signed unique webhooks); writes bench-output/<run>/web-<pid>.txt (raw
 stacks, for `py-spy`'s flame tools or a grep) and prints the accepted rate, gunicorn's context switches
 per request and the cores each program used (--cpu: no py-spy, CPU only; --gil: sample only the thread holding the GIL, i.e. Python's CPU time)."""
@@ -22,7 +22,8 @@ def main() -> None:
         fixtures.make_campaigns(100, 20, agent_ids)
         buys = [(fixtures.agent_of(c, k, 20, agent_ids), fixtures.buy_of(c, k)[1]) for c in range(100) for k in range(20)]
         bare = "--bare" in sys.argv  # the benchmark's bare Flask route instead of ours
-        extra = dict(arg.split("=", 1) for arg in sys.argv[1:] if "=" in arg)  # e.g. MEDIABUY_WEB_THREADS=2
+        extra = dict(arg.split("=", 1) for arg in sys.argv[1:] if "=" in arg and not arg.startswith("--"))  # e.g. MEDIABUY_WEB_THREADS=2
+        connections = next((int(arg.split("=", 1)[1]) for arg in sys.argv[1:] if arg.startswith("--connections=")), 16)
         web, base = bench_env.start_web({**env, **extra}, ready_path="/healthz" if bare else "/readyz",
                                         app="bench.bare_app:create_app()" if bare else None)
         script, data = load.write_wrk_inputs(load.presign(agents, buys, 3_000 * seconds), "profile")
@@ -36,7 +37,7 @@ def main() -> None:
                  *(["--gil"] if "--gil" in sys.argv else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
         result: list = []
-        runner = threading.Thread(target=lambda: result.append(load.wrk(base, script, data, seconds)))
+        runner = threading.Thread(target=lambda: result.append(load.wrk(base, script, data, seconds, connections=connections)))
         before, before_sys, started = cpu.snapshot(), cpu.snapshot(system_only=True), time.monotonic()
         gunicorn = [web.pid, *bench_env.children(web.pid)]
         switches_before = cpu.context_switches(gunicorn)
@@ -46,6 +47,10 @@ def main() -> None:
         switches = [after - before for after, before in zip(cpu.context_switches(gunicorn), switches_before)]
         used = cpu.cores_by_group(before, cpu.snapshot(), wall)
         kernel = cpu.cores_by_group(before_sys, cpu.snapshot(system_only=True), wall)
+        after = cpu.snapshot()
+        print("gunicorn processes' cores: " + ", ".join(
+            f"{pid} {(after[str(pid)][1] - before[str(pid)][1]) / cpu.TICKS / wall:.2f}"
+            for pid in gunicorn if str(pid) in after and str(pid) in before))
         print("cores used (of which in the kernel): " + ", ".join(
             f"{group} {cores:.2f} ({kernel.get(group, 0):.2f})" for group, cores in used.items() if cores >= 0.01))
         for out, spy in spies:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import psycopg
 
@@ -48,14 +49,10 @@ def store_events(conn: psycopg.Connection, events: list[Event]) -> list[Stored |
     all that are new, in one round trip. Those not inserted (duplicates) are looked up one by one. If
     the statement fails, each event is stored on its own, so that one bad event fails only itself:
     its place in the answer holds the error (a lost connection fails them all, as it would have)."""
-    if len(events) == 1:  # the single-row statement: cheaper than unnest, and prepared already
+    if len(events) == 1:  # the single-row statement: prepared already
         return [_store_alone(conn, events[0])]
-    columns = list(zip(*events))
     try:
-        rows = conn.execute(Q["insert_events"], {
-            "agent_ids": list(columns[0]), "idempotency_keys": list(columns[1]), "task_types": list(columns[2]),
-            "raw_bodies": list(columns[3]), "request_ids": list(columns[4]),
-        }).fetchall()
+        rows = conn.execute(_insert_events(len(events)), [value for event in events for value in event]).fetchall()
     except psycopg.OperationalError:
         raise
     except psycopg.Error:
@@ -63,6 +60,12 @@ def store_events(conn: psycopg.Connection, events: list[Event]) -> list[Stored |
     inserted = {row["position"]: row["id"] for row in rows}
     return [Stored(inserted[position], True, event[3]) if position in inserted else _store_alone(conn, event)
             for position, event in enumerate(events, 1)]
+
+
+@cache
+def _insert_events(n: int) -> str:
+    """insert_events for n events: one statement text per batch size, so psycopg prepares each."""
+    return Q["insert_events"].replace("{rows}", ", ".join(f"(%s, %s, %s, %s, %s, {i})" for i in range(1, n + 1)))
 
 
 def _store_alone(conn: psycopg.Connection, event: Event) -> Stored | Exception:

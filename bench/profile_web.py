@@ -1,7 +1,7 @@
-"""python -m bench.profile_web [seconds] [--cpu] [--gil] [--bare] [--connections=16] [VAR=value …]: py-spy profile of the web's gunicorn workers under the ingest
+"""python -m bench.profile_web [seconds] [--cpu] [--gil] [--bare] [--idle] [--connections=16] [VAR=value …]: py-spy profile of the web's gunicorn workers under the ingest
 benchmark's load (wrk, pre-signed unique webhooks); writes bench-output/<run>/web-<pid>.txt (raw
 stacks, for `py-spy`'s flame tools or a grep) and prints the accepted rate, gunicorn's context switches
-per request and the cores each program used (--cpu: no py-spy, CPU only; --gil: sample only the thread holding the GIL, i.e. Python's CPU time)."""
+per request and the cores each program used (--cpu: no py-spy, CPU only; --gil: sample only the thread holding the GIL, i.e. Python's CPU time; --idle: waiting threads too)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def main() -> None:
             spies.append((out, subprocess.Popen(
                 [str(bench_env.BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(seconds),
                  "--format", "raw", "--output", str(out), "--nonblocking",
-                 *(["--gil"] if "--gil" in sys.argv else [])],
+                 *(["--gil"] if "--gil" in sys.argv else []), *(["--idle"] if "--idle" in sys.argv else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
         result: list = []
         runner = threading.Thread(target=lambda: result.append(load.wrk(base, script, data, seconds, connections=connections)))

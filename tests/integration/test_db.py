@@ -60,7 +60,7 @@ def pool_via_proxy(database, monkeypatch):
     proxy = TcpProxy(info.get("host") or "127.0.0.1", int(info.get("port") or 5432)).start()
     db.close_pool()
     monkeypatch.setenv("DATABASE_URL", make_conninfo(database, host="127.0.0.1", port=proxy.port))
-    monkeypatch.setenv("MEDIABUY_DB_POOL_TIMEOUT_SECONDS", "1.5")
+    monkeypatch.setenv("MEDIABUY_DB_POOL_TIMEOUT_SECONDS", "2.5")
     settings.cache_clear()
     yield proxy
     db.close_pool()
@@ -101,7 +101,7 @@ def test_once_one_connection_is_found_dead_the_others_are_replaced_not_tried_one
 
     pool_via_proxy.cut()
     pool_via_proxy.restore()
-    # psycopg_pool waits about a second after each failed check: trying the three dead ones in turn
-    # would exceed the 1.5 s pool timeout (PoolTimeout, a 503); the first failure replaces them all
+    # psycopg_pool waits ~1 s after a second failed check, then ~2 s: trying the three dead ones in
+    # turn would exceed the 2.5 s pool timeout (PoolTimeout, a 503); the first failure replaces them all
     with transaction() as conn:
         assert conn.execute("SELECT 3 AS n").fetchone()["n"] == 3

@@ -81,9 +81,10 @@ def _check_if_suspect(conn: psycopg.Connection) -> None:
         if idle > CHECK_IDLE_AFTER_SECONDS or _readable(conn):
             ConnectionPool.check_connection(conn)
     except Exception:
-        # The others in the pool are likely dead too (a restarted server ends them all). The pool
-        # waits about a second after each failed check, so trying them one by one could exhaust a
-        # request's MEDIABUY_DB_POOL_TIMEOUT_SECONDS; new connections are made instead.
+        # The others in the pool are likely dead too (a restarted server ends them all). From the
+        # second failed check on, the pool waits before the next (about 1 s, then 2 s, …), so trying
+        # them one by one could exhaust a request's MEDIABUY_DB_POOL_TIMEOUT_SECONDS (a 503 after
+        # the server was back); new connections are made instead.
         conn_pool = _pool
         if conn_pool is not None:
             conn_pool.drain()

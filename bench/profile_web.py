@@ -45,9 +45,9 @@ def main() -> None:
         runner.join()
         wall = time.monotonic() - started
         switches = [after - before for after, before in zip(cpu.context_switches(gunicorn), switches_before)]
-        used = cpu.cores_by_group(before, cpu.snapshot(), wall)
-        kernel = cpu.cores_by_group(before_sys, cpu.snapshot(system_only=True), wall)
         after = cpu.snapshot()
+        used = cpu.cores_by_group(before, after, wall)
+        kernel = cpu.cores_by_group(before_sys, cpu.snapshot(system_only=True), wall)
         print("gunicorn processes' cores: " + ", ".join(
             f"{pid} {(after[str(pid)][1] - before[str(pid)][1]) / cpu.TICKS / wall:.2f}"
             for pid in gunicorn if str(pid) in after and str(pid) in before))

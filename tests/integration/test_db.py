@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from mediabuy_sync.config import settings
 from mediabuy_sync.store import db
@@ -54,8 +54,6 @@ def test_after_commit_runs_on_commit_only_and_waits_for_the_outermost_transactio
 def pool_via_proxy(database, monkeypatch):
     """This process's pool, connected to PostgreSQL through a proxy the test can cut, as a server
     that stops ends every connection."""
-    from psycopg.conninfo import conninfo_to_dict
-
     info = conninfo_to_dict(database)
     proxy = TcpProxy(info.get("host") or "127.0.0.1", int(info.get("port") or 5432)).start()
     db.close_pool()

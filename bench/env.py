@@ -14,8 +14,8 @@ from pathlib import Path
 
 import redis
 
-from mediabuy_sync import devprocs
-from mediabuy_sync.devprocs import BIN, ROOT, free_port  # noqa: F401 - the benchmarks' names for them
+from mediabuy_sync.devtools import processes as devprocs
+from mediabuy_sync.devtools.processes import BIN, ROOT, free_port  # noqa: F401 - the benchmarks' names for them
 
 RUN_ID = f"{os.getpid()}_{secrets.token_hex(2)}"
 OUTPUT = ROOT / "bench-output" / RUN_ID
@@ -25,7 +25,7 @@ STARTED: list["Process"] = []
 
 def configure() -> dict[str, str]:
     """Point this process (and every process it starts) at the bench database and namespace."""
-    from mediabuy_sync import devservices
+    from mediabuy_sync.devtools import services as devservices
 
     base_db = devservices.postgres_server(ROOT, "mediabuy")
     os.environ.update({
@@ -44,7 +44,7 @@ def configure() -> dict[str, str]:
 @contextmanager
 def bench_world():
     """Create and migrate the database; drop it and the Redis namespace at the end."""
-    from mediabuy_sync import devservices
+    from mediabuy_sync.devtools import services as devservices
     from mediabuy_sync.store.migrate import upgrade
 
     env = configure()

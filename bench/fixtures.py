@@ -99,7 +99,7 @@ def insert_events(rows: list[tuple[str, bytes]]) -> list[int]:
 def request_drain() -> None:
     """Ask for an inbox drain as the web does after it commits a webhook (one queued at a time; a drain
     that claims a full batch queues the next)."""
-    from mediabuy_sync.worker import coalesce
+    from mediabuy_sync.queue import coalesce
     from mediabuy_sync.worker.app import celery_app
 
     coalesce.request_drain(celery_app)
@@ -107,7 +107,8 @@ def request_drain() -> None:
 
 def enqueue_each(event_ids: list[int]) -> None:
     """One ingest task per event (the worker benchmark's baseline), pipelined from one connection."""
-    from mediabuy_sync.worker.app import INGEST, celery_app
+    from mediabuy_sync.queue.names import INGEST
+    from mediabuy_sync.worker.app import celery_app
 
     with celery_app.producer_or_acquire() as producer:
         for event_id in event_ids:

@@ -19,7 +19,7 @@ TEST_SECRETS_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()  #
 
 
 def _configure_environment() -> None:
-    from mediabuy_sync import devservices
+    from mediabuy_sync.devtools import services as devservices
 
     base_db = devservices.postgres_server(ROOT, "mediabuy")
     redis_url = devservices.redis_server(ROOT)
@@ -62,7 +62,7 @@ _configure_environment()
 @pytest.fixture(scope="session")
 def database():
     """This run's own database, migrated; dropped at the end."""
-    from mediabuy_sync import devservices
+    from mediabuy_sync.devtools import services as devservices
     from mediabuy_sync.store.migrate import upgrade
 
     url = os.environ["DATABASE_URL"]

@@ -22,7 +22,7 @@ def _db_upgrade(args) -> int:
 
 
 def _services_up(args) -> int:
-    from . import devservices
+    from .devtools import services as devservices
 
     root = Path(args.root).resolve()
     database_url = devservices.postgres_server(root, args.db)
@@ -35,7 +35,7 @@ def _services_up(args) -> int:
 
 
 def _services_down(args) -> int:
-    from . import devservices
+    from .devtools import services as devservices
 
     stopped = devservices.stop_embedded(Path(args.root).resolve())
     print("stopped: " + ", ".join(stopped) if stopped else "no embedded service was running")
@@ -111,7 +111,7 @@ def _agents_add_secret(args) -> int:
 
     secret = args.secret or secrets.token_urlsafe(32)
     with transaction() as conn:
-        row = conn.execute("SELECT inbound_scheme FROM sales_agents WHERE id = %s", (args.id,)).fetchone()
+        row = agents.get_agent(conn, args.id)
         if row is None:
             print(f"error: no agent {args.id!r}", file=sys.stderr)
             return 2
@@ -145,6 +145,7 @@ def _apikeys_create(args) -> int:
 
 def _campaigns_create(args) -> int:
     """Until the buyer API executes campaigns: a campaign whose buys the agents already know."""
+    from .domain.campaigns import CampaignStatus
     from .domain.statuses import Status
     from .store.campaigns import NewBuy, create_campaign
     from .store.db import transaction
@@ -155,31 +156,24 @@ def _campaigns_create(args) -> int:
         adcp_id, _, status = rest.partition(":")
         buys.append(NewBuy(agent_id, adcp_media_buy_id=adcp_id or None, status=Status(status or "PENDING_APPROVAL")))
     with transaction() as conn:
-        campaign_id, buy_ids = create_campaign(conn, args.advertiser, args.name, buys, status="ACTIVE")
+        campaign_id, buy_ids = create_campaign(conn, args.advertiser, args.name, buys, status=CampaignStatus.ACTIVE)
     print(campaign_id if args.quiet else json.dumps({"campaign_id": campaign_id, "media_buy_ids": buy_ids}))
     return 0
 
 
 def _events_dead(args) -> int:
-    from .store import inbox
-    from .store.db import transaction
+    from .services import inbox
 
-    with transaction() as conn:
-        for row in inbox.list_dead(conn, args.limit):
-            print(f"{row['id']}\t{row['agent_id']}\t{row['task_type']}\t{row['attempts']}\t{row['last_error']}")
+    for row in inbox.dead(args.limit):
+        print(f"{row['id']}\t{row['agent_id']}\t{row['task_type']}\t{row['attempts']}\t{row['last_error']}")
     return 0
 
 
 def _events_replay(args) -> int:
-    from .store import inbox
-    from .store.db import transaction
-    from .worker.app import INGEST, celery_app
+    from .queue.publisher import publisher
+    from .services import inbox
 
-    with transaction() as conn:
-        replayed = inbox.replay_dead(conn, args.event_ids)
-    for event_id in replayed:
-        celery_app.send_task(INGEST, args=[event_id])
-    print(json.dumps({"replayed": replayed}))
+    print(json.dumps({"replayed": inbox.replay(args.event_ids, publisher)}))
     return 0
 
 
@@ -187,23 +181,23 @@ def _resync(args) -> int:
     """Re-sync through the workers, showing progress, then a summary."""
     import time
 
-    from . import resync
+    from .domain.sync_runs import FINISHED, SyncRunKind, SyncRunSource, SyncRunState
+    from .queue.publisher import publisher
+    from .services import resync
     from .store import sync_runs
-    from .worker.app import celery_app
 
-    kind = {"media-buy": "media_buy", "campaign": "campaign", "agent": "agent"}[args.kind]
-    run_id = resync.request(kind, args.id, "admin", celery_app)
+    kind = {"media-buy": SyncRunKind.MEDIA_BUY, "campaign": SyncRunKind.CAMPAIGN, "agent": SyncRunKind.AGENT}[args.kind]
+    run_id = resync.request(kind, args.id, SyncRunSource.ADMIN, publisher)
     run = sync_runs.get(run_id)
     print(f"sync run {run_id}: {run['total']} media buys to ask about", flush=True)
     if run["total"] == 0:
-        sync_runs.finish(run_id, "done", {"agents_queried": 0, "media_buys": [], "errors": [], "updated": 0})
         return 0
     deadline = time.monotonic() + args.timeout
-    while run["state"] not in ("done", "failed") and time.monotonic() < deadline:
+    while run["state"] not in FINISHED and time.monotonic() < deadline:
         time.sleep(0.5)
         run = sync_runs.get(run_id)
         print(f"  {run['done']}/{run['total']} {run['state']}", flush=True)
-    if run["state"] != "done":
+    if run["state"] != SyncRunState.DONE:
         print(f"error: run {run_id} not finished after {args.timeout} s ({run['state']})", file=sys.stderr)
         return 1
     result = run["result"]
@@ -213,7 +207,7 @@ def _resync(args) -> int:
 
 
 def _secrets_new_key(args) -> int:
-    from .secretbox import new_key
+    from .store.secretbox import new_key
 
     print(new_key())
     return 0
@@ -309,14 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .sim.cli import add_simulate_agent_parser  # stdlib only; the ADCP SDK loads when it runs
 
     add_simulate_agent_parser(sub)
-    from .demo import add_parser as add_demo_parser
+    from .devtools.demo import add_parser as add_demo_parser
 
     add_demo_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .secretbox import SecretsKeyMissing
+    from .store.secretbox import SecretsKeyMissing
 
     args = build_parser().parse_args(argv)
     try:

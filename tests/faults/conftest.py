@@ -38,7 +38,7 @@ def fault_stack(stack):
 
     from psycopg.conninfo import conninfo_to_dict
 
-    from mediabuy_sync import devservices
+    from mediabuy_sync.devtools import services as devservices
     from support.stack import start_beat, start_web
     from support.tcp_proxy import TcpProxy
 

@@ -227,7 +227,8 @@ def test_execute_with_one_agent_failing_then_re_execute_retries_only_that_buy(cl
     assert all(p["adcpPackageId"] for b in client.campaign(campaign_id)["mediaBuys"] for p in b["packages"])
 
     # the job run again (a redelivery) sends nothing twice
-    from mediabuy_sync.worker.app import RUN_CASCADE_AGENT, make_celery
+    from mediabuy_sync.queue.app import make_celery
+    from mediabuy_sync.queue.names import RUN_CASCADE_AGENT
 
     creates = sim_stats(agents, "act_b").get("creates", 0)
     make_celery().send_task(RUN_CASCADE_AGENT, args=[answer["cascade"]["cascadeId"], agents.bearer])

@@ -1,4 +1,4 @@
-"""The coalescing keys in a real Redis (worker/coalesce.py): one drain queued at a time; a campaign's
+"""The coalescing keys in a real Redis (queue/coalesce.py): one drain queued at a time; a campaign's
 recompute at once when it is quiet, after its interval when it was just recomputed, never two pending."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from mediabuy_sync.worker import coalesce
+from mediabuy_sync.queue import coalesce
 
 
 def test_a_quiet_campaign_now_a_busy_one_after_its_interval_never_two_pending():

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from mediabuy_sync import devservices
+from mediabuy_sync.devtools import services as devservices
 from support.stack import start_web, wait_until
 from support.tcp_proxy import TcpProxy
 from support.webhooks import at, task_payload

@@ -186,7 +186,7 @@ def test_a_batch_with_a_failing_event_rolls_back_and_each_event_goes_on_alone(db
     import json
 
     from mediabuy_sync.store.db import transaction
-    from mediabuy_sync.worker import coalesce
+    from mediabuy_sync.queue import coalesce
     from mediabuy_sync.worker.app import celery_app
 
     agent = make_agent()

@@ -13,10 +13,9 @@ import time
 import pytest
 import requests
 
-from mediabuy_sync import secretbox
+from mediabuy_sync.store import secretbox
 from mediabuy_sync.config import settings
 from mediabuy_sync.store import agents as agent_store
-from mediabuy_sync.store import inbox
 from mediabuy_sync.store.db import transaction
 from mediabuy_sync.store.migrate import upgrade
 from support.stack import BIN, OUTPUT, PROCFILE, ROOT, wait_until
@@ -62,7 +61,7 @@ def test_upgrade_seals_the_secrets_stored_in_clear_before_0006(make_agent, datab
 
     assert not db("SELECT 1 FROM agent_credentials WHERE secret IS NOT NULL")
     with transaction() as conn:
-        assert set(inbox.inbound_auth(conn, agent.agent_id).secrets) == {agent.secret, legacy}
+        assert set(agent_store.inbound_credentials(conn, agent.agent_id).secrets) == {agent.secret, legacy}
     assert upgrade(database) == []  # nothing left to do
 
 
@@ -76,7 +75,7 @@ def test_a_new_key_first_then_rotate_reseals_everything_and_the_old_key_can_go(m
             assert agent_store.reseal_secrets(conn) >= 1
         _with_keys(restore_settings, new)  # the old key is gone
         with transaction() as conn:
-            assert inbox.inbound_auth(conn, agent.agent_id).secrets == (agent.secret,)
+            assert agent_store.inbound_credentials(conn, agent.agent_id).secrets == (agent.secret,)
     finally:  # sealed with the run's key again, for the processes that only have that one
         _with_keys(restore_settings, f"{old},{new}")
         with transaction() as conn:
@@ -110,7 +109,7 @@ def test_the_cli_says_what_to_do_without_a_key(restore_settings, capsys):
 
 
 def test_services_up_makes_a_key_once_and_keeps_it(tmp_path, monkeypatch):
-    from mediabuy_sync import devservices
+    from mediabuy_sync.devtools import services as devservices
 
     monkeypatch.delenv("MEDIABUY_SECRETS_KEY")
     first = devservices.secrets_key(tmp_path)

@@ -6,8 +6,8 @@ import os
 
 import requests
 
-from mediabuy_sync import devprocs
-from mediabuy_sync.devprocs import BIN, ROOT, free_port, free_ports  # noqa: F401 - the tests' names for them
+from mediabuy_sync.devtools import processes as devprocs
+from mediabuy_sync.devtools.processes import BIN, ROOT, free_port, free_ports  # noqa: F401 - the tests' names for them
 
 # One folder per test run: several runs may share a checkout (CI, a developer, helpers).
 OUTPUT = ROOT / "test-output" / os.environ.get("MEDIABUY_TEST_RUN", "adhoc")

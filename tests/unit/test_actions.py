@@ -10,10 +10,11 @@ from decimal import Decimal as D
 import pytest
 
 from mediabuy_sync.adcp import requests as adcp
-from mediabuy_sync.domain.actions import (
-    creative_ids_errors, creatives_for, goals_change_error, idempotency_key, is_retryable, merged_frequency_caps,
-    plan_packages, retry_countdown, split_by_weight,
-)
+from mediabuy_sync.domain.cascades import idempotency_key, is_retryable, retry_countdown
+from mediabuy_sync.domain.creatives import creative_ids_errors, creatives_for
+from mediabuy_sync.domain.frequency_caps import merged_frequency_caps
+from mediabuy_sync.domain.goals import goals_change_error
+from mediabuy_sync.domain.packages import plan_packages, split_by_weight
 from mediabuy_sync.domain.statuses import Status
 
 T0 = datetime(2027, 3, 1, tzinfo=timezone.utc)

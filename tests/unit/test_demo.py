@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from mediabuy_sync.demo import DEMO_AGENTS, campaign_request
+from mediabuy_sync.devtools.demo import DEMO_AGENTS, campaign_request
 from mediabuy_sync.web.schemas import CreateCampaign
 
 

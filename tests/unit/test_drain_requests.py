@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from mediabuy_sync.web.drain_requests import DrainRequests
+from mediabuy_sync.queue.drain_requests import DrainRequests
 
 WINDOW = 0.3
 

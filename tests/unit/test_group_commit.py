@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mediabuy_sync.web.group_commit import GroupCommit
+from mediabuy_sync.services.group_commit import GroupCommit
 
 
 class Store:

@@ -1,4 +1,4 @@
-"""Talking ADCP to sales agents, worker side, through the official SDK.
+"""adcp: talking ADCP to sales agents, worker side, through the official SDK.
 
 The SDK is heavy (~15 s and ~560 MB to import the client), so this module is imported by the worker's
 parent process before the pool forks (see worker/app.py), and never by the web. Every call has a

@@ -1,4 +1,4 @@
-"""An agent's JWKS: fetched with urllib (the web must not import the ADCP SDK), kept to the public
+"""adcp: an agent's JWKS — fetched with urllib (the web must not import the ADCP SDK), kept to the public
 Ed25519 and P-256 keys that can verify its webhooks."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Marshmallow schemas for the ADCP MCP webhook payload, with `result` validated by task_type.
+"""adcp: marshmallow schemas for the ADCP MCP webhook payload, with `result` validated by task_type.
 
 Unknown fields are kept: the protocol allows them, and newer agents send more than we read.
 """

@@ -1,4 +1,4 @@
-"""ADCP enumerations this service reads (from the protocol's 3.2 schemas)."""
+"""adcp: the ADCP enumerations this service reads (from the protocol's 3.2 schemas)."""
 
 TASK_TYPES = (
     "create_media_buy", "update_media_buy", "buy_products", "accept_proposal", "control_media_buy",

@@ -1,4 +1,4 @@
-"""The ADCP requests our cascades send, and what we read from the answers — plain dicts.
+"""adcp: the ADCP requests our cascades send, and what we read from the answers — plain dicts.
 
 Built where the cascade is made (the web, inside the action's transaction) and stored with each item,
 so every attempt sends the same request; validated against the SDK's models only by the worker's
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from ..domain.actions import CAP_PERIODS
+from ..domain.frequency_caps import CAP_PERIODS
 from ..domain.statuses import (
     MEDIA_BUY_STATUS_TO_INTERNAL, TASK_COMPLETED, TASK_STATUS_TO_INTERNAL, UNCONFIRMED_MEDIA_BUY_STATUS_TO_INTERNAL,
     Status, from_polled_media_buy, from_task,

@@ -1,4 +1,4 @@
-"""RFC 9421 webhook signatures as ADCP's webhook-signing profile (adcp/webhook-signing/v1) has them.
+"""adcp: RFC 9421 webhook signatures as ADCP's webhook-signing profile (adcp/webhook-signing/v1) has them.
 
 Verified with the stdlib and `cryptography` only: the web must not pay the ADCP SDK's import cost.
 Pure — no I/O, no clock: the caller brings the agent's active public JWKs (by kid) and `now`.

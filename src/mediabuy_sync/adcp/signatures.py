@@ -1,4 +1,4 @@
-"""Inbound webhook authentication: one scheme per agent, chosen at registration, never "try both".
+"""adcp: inbound webhook authentication — one scheme per agent, chosen at registration, never "try both".
 
 Each verifier looks at the raw body and headers only, and raises SignatureRejected with one of the
 protocol's `webhook_*` reasons. RFC 9421 is not among them: it also needs the method and the URL, and

@@ -1,4 +1,4 @@
-"""@target-uri and @authority as ADCP's RFC 9421 profile canonicalizes them.
+"""adcp: @target-uri and @authority as ADCP's RFC 9421 profile canonicalizes them.
 
 Ported from the SDK's adcp.signing.canonical (which the web must not import): RFC 3986 §6.2
 normalization — scheme and host lower-cased, default port dropped, dot-segments removed, %xx upper-cased

@@ -1,1 +1,2 @@
-"""Pure rules of the domain: no I/O, no Flask, Celery or psycopg imports."""
+"""domain: the pure rules — statuses, rollup, reports, polling, campaigns, budgets, goals — as data and
+small functions; no I/O, and no import of anything of ours outside domain/."""

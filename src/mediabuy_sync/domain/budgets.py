@@ -1,4 +1,4 @@
-"""Budget rules of the campaign update: proportional scaling of live package budgets."""
+"""domain: budget rules of the campaign update — proportional scaling of live package budgets."""
 
 from __future__ import annotations
 

@@ -1,16 +1,31 @@
-"""Campaign lifecycle and the validity of buyer actions by status — as data."""
+"""domain: the campaign's own lifecycle, and which buyer actions apply to it and to its buys — as data."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from .statuses import Status
 
-CAMPAIGN_STATUSES = ("DRAFT", "ACTIVE", "PAUSED", "COMPLETED", "ARCHIVED", "CANCELED")
+
+class CampaignStatus(StrEnum):
+    """The buyer's lifecycle of a campaign (its surfaced status is its buys' rollup: rollup.py)."""
+
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    COMPLETED = "COMPLETED"
+    ARCHIVED = "ARCHIVED"
+    CANCELED = "CANCELED"
+
+
+C = CampaignStatus
+CAMPAIGN_STATUSES = tuple(CampaignStatus)
 
 # What the buyer may do to a campaign in each status.
-EXECUTABLE_FROM = frozenset({"DRAFT", "ACTIVE", "PAUSED"})
-PAUSABLE_FROM = frozenset({"ACTIVE"})
-REACTIVATABLE_FROM = frozenset({"PAUSED"})
-UPDATABLE_FROM = frozenset({"DRAFT", "ACTIVE", "PAUSED"})
+EXECUTABLE_FROM = frozenset({C.DRAFT, C.ACTIVE, C.PAUSED})
+PAUSABLE_FROM = frozenset({C.ACTIVE})
+REACTIVATABLE_FROM = frozenset({C.PAUSED})
+UPDATABLE_FROM = frozenset({C.DRAFT, C.ACTIVE, C.PAUSED})
 
 # What a mediaBuys[] action may do to a buy in each status.
 CANCELABLE = frozenset({Status.ACTIVE, Status.PAUSED, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED})

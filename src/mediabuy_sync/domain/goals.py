@@ -1,4 +1,4 @@
-"""Optimization goals: which target kinds go with which goal kinds, and the metrics a seller knows."""
+"""domain: optimization goals — which target kinds go with which goal kinds, and the metrics a seller knows."""
 
 from __future__ import annotations
 
@@ -40,3 +40,11 @@ def goal_errors(goal: dict) -> list[str]:
 
 def _positive(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def goals_change_error(current: list[dict] | None, requested: list[dict], confirmed: bool) -> str | None:
+    """A change of optimization goals must be confirmed: a silent change breaks optimization."""
+    if requested == (current or []) or confirmed:
+        return None
+    return ("These optimization_goals change the media buy's goals: confirm the change with "
+            "confirmOptimizationGoalsChange: true.")

@@ -1,4 +1,4 @@
-"""A campaign's plan as the buyer sends it: flight, budgets, products, pacing periods, creatives.
+"""domain: a campaign's plan as the buyer sends it — flight, budgets, products, pacing periods, creatives.
 
 Each rule is one function over plain values, so the HTTP layer can name the field it is about.
 """

@@ -1,4 +1,4 @@
-"""When to poll a media buy next, and how long to leave a failing agent alone — as data.
+"""domain: when to poll a media buy next, and how long to leave a failing agent alone — as data.
 
 Webhooks are the preferred path; polling `get_media_buys` is the backstop. A buy is polled soon
 after submission or an anomaly, relaxed while the agent's webhooks keep arriving, and sooner when a

@@ -1,4 +1,4 @@
-"""What a webhook says about media buys, and whether each report may change a buy.
+"""domain: what a webhook says about media buys, and whether each report may change a buy.
 
 A report names its buy the ways an agent can (its own media-buy id, our operation id, its task id),
 carries the internal status it maps to (None: it says nothing about the lifecycle) and the agent's
@@ -30,6 +30,16 @@ class StatusReport:
     status: Status | None
     adcp_status: str | None
     as_of: datetime
+
+
+class Source(StrEnum):
+    """Who brought a status report: every row of the status ledger says."""
+
+    WEBHOOK = "webhook"
+    POLL = "poll"  # fallback polling
+    API = "api"  # an agent's answer to our call, a buyer's action or live status query
+    ADMIN = "admin"  # a re-sync an operator asked for
+    ROLLUP = "rollup"  # a campaign's surfaced status changed
 
 
 class Outcome(StrEnum):

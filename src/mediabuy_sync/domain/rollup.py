@@ -1,4 +1,4 @@
-"""The campaign's surfaced status: the most restrictive status across its media buys."""
+"""domain: the campaign's surfaced status — the most restrictive status across its media buys."""
 
 from __future__ import annotations
 

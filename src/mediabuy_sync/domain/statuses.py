@@ -1,4 +1,4 @@
-"""Media-buy statuses, their precedence, transitions and the ADCP mapping, as data.
+"""domain: media-buy statuses, their precedence, transitions and the ADCP mapping, as data.
 
 Every table here is DESIGN.md's, row for row; tests/unit/test_statuses.py checks each row.
 """

@@ -1,4 +1,4 @@
-"""One simulated agent: its settings, seeded randomness, signing key, store, seller, clock and ASGI app."""
+"""sim: one simulated agent — its settings, seeded randomness, signing key, store, seller, clock and ASGI app."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`mediabuy-sync simulate-agent`: argument parsing only; the SDK loads when the command runs."""
+"""sim: `mediabuy-sync simulate-agent` — argument parsing only; the SDK loads when the command runs."""
 
 from __future__ import annotations
 

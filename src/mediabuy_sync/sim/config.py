@@ -1,4 +1,4 @@
-"""Simulator settings: per-agent lifecycle timings and fault knobs, from a JSON file and at runtime.
+"""sim: the simulator's settings — per-agent lifecycle timings and fault knobs, from a JSON file and at runtime.
 
 Standard library only, so the CLI can parse and check a config before paying for the SDK import.
 

@@ -1,4 +1,4 @@
-"""Everything an agent serves besides MCP: its JWKS, the /_sim/ control API, and HTTP-level poll faults.
+"""sim: everything an agent serves besides MCP — its JWKS, the /_sim/ control API, and HTTP-level poll faults.
 
 Control API (JSON, unauthenticated — the simulator binds to loopback by default):
 

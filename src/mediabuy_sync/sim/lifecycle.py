@@ -1,4 +1,4 @@
-"""The lifecycle clock: what the seller does to each buy as time passes, and the webhooks it sends.
+"""sim: the lifecycle clock — what the seller does to each buy as time passes, and the webhooks it sends.
 
 submitted ─(approval_delay)─▶ rejected                       (reject_share)
                             ├▶ input-required/pending_creatives ─(creatives + activation_delay)─▶ active

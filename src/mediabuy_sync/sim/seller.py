@@ -1,4 +1,4 @@
-"""The simulated seller: a DecisioningPlatform answering the media-buy tasks from the agent's store.
+"""sim: the simulated seller — a DecisioningPlatform answering the media-buy tasks from the agent's store.
 
 create_media_buy hands off to a workflow (`ctx.handoff_to_workflow`): the SDK issues the task id and
 answers `{status: "submitted", task_id}`, the lifecycle clock later completes or fails that task and

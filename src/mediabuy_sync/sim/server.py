@@ -1,4 +1,4 @@
-"""Run several simulated agents in one process: one event loop, one uvicorn server per port."""
+"""sim: several simulated agents in one process — one event loop, one uvicorn server per port."""
 
 from __future__ import annotations
 

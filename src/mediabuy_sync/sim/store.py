@@ -1,4 +1,4 @@
-"""One agent's media buys, in memory, and their wire projections.
+"""sim: one agent's media buys, in memory, and their wire projections.
 
 A buy's *phase* is what the seller decided; its ADCP `status` is derived from the phase, the buyer's
 pause and the flight dates, so a flight start or a pause can never leave the two out of step.

@@ -1,4 +1,4 @@
-"""The agent's webhook emitter: MCP webhook payloads, signed per the buyer's registration, with faults.
+"""sim: the agent's webhook emitter — MCP webhook payloads, signed per the buyer's registration, with faults.
 
 Payloads are built by the SDK (`create_mcp_webhook_payload`) and serialized once; every retry and
 every duplicate posts those exact bytes under the same idempotency_key, only the signature headers

@@ -1,1 +1,2 @@
-"""PostgreSQL access: the connection pool, migrations and one module per aggregate."""
+"""store: PostgreSQL — the connection pool, migrations, and every SQL statement we run, as named queries
+(sql/*.sql) behind one module per aggregate; rows or small dataclasses out."""

@@ -1,14 +1,15 @@
-"""Sales agents and the credentials they authenticate their webhooks with."""
+"""store: sales agents, the credentials they sign their webhooks with, and where we call them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ..secretbox import reseal, seal
 from .db import queries
+from .secretbox import open_sealed, reseal, seal
 
 Q = queries("agents")
 
@@ -85,3 +86,32 @@ def claim_jwks_refresh(conn: psycopg.Connection, agent_id: str, interval_seconds
 
 def list_agents(conn: psycopg.Connection) -> list[dict]:
     return conn.execute(Q["list_agents"]).fetchall()
+
+
+@dataclass(frozen=True)
+class InboundCredentials:
+    """What an agent's webhooks are verified with: its scheme, active secrets (opened), active public keys."""
+
+    agent_id: str
+    scheme: str
+    secrets: tuple[str, ...]
+    public_jwks: dict[str, dict]
+
+
+def inbound_credentials(conn: psycopg.Connection, agent_id: str) -> InboundCredentials | None:
+    """One round trip (the webhook path); None when no such agent is registered."""
+    row = conn.execute(Q["inbound_credentials"], {"agent_id": agent_id}).fetchone()
+    if row is None:
+        return None
+    secrets = tuple(open_sealed(sealed) for sealed in row["sealed_secrets"])
+    return InboundCredentials(row["id"], row["inbound_scheme"], secrets, row["public_jwks"])
+
+
+def for_calls(conn: psycopg.Connection, agent_id: str) -> dict | None:
+    """{id, endpoint_uri, protocol, outbound_auth}: how we call the agent."""
+    return conn.execute(Q["agent_for_calls"], {"agent_id": agent_id}).fetchone()
+
+
+def push_credentials(conn: psycopg.Connection, agent_ids: list[str]) -> dict[str, dict]:
+    """{agent id: {inbound_scheme, credential_id}} — what each agent's push config names."""
+    return {row["id"]: row for row in conn.execute(Q["push_credentials"], {"agent_ids": agent_ids})}

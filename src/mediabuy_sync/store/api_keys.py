@@ -1,4 +1,4 @@
-"""Buyer API keys: random 256-bit secrets, stored as their SHA-256 (a slow hash adds nothing here)."""
+"""store: buyer API keys — random 256-bit secrets, stored as their SHA-256 (a slow hash adds nothing here)."""
 
 from __future__ import annotations
 

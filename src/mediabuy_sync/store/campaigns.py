@@ -1,4 +1,4 @@
-"""Campaigns, their media buys, and the surfaced status kept on the campaign row."""
+"""store: campaigns — their plan, their rows' changes, and the surfaced status kept on the campaign row."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from decimal import Decimal
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ..domain.campaigns import CampaignStatus
 from ..domain.polling import next_poll_in
 from ..domain.rollup import most_restrictive
 from ..domain.statuses import Status
 from .db import queries
 
 Q = queries("campaigns")
-QB = queries("media_buys")
 
 
 def new_id(prefix: str) -> str:
@@ -34,7 +34,7 @@ class NewBuy:
 
 
 def create_campaign(
-    conn: psycopg.Connection, advertiser_id: str, name: str, buys: list[NewBuy], status: str = "DRAFT"
+    conn: psycopg.Connection, advertiser_id: str, name: str, buys: list[NewBuy], status: str = CampaignStatus.DRAFT
 ) -> tuple[str, list[str]]:
     """A campaign with its media buys, its rollup computed. Returns (campaign id, buy ids)."""
     campaign_id = new_id("cmp")
@@ -43,7 +43,7 @@ def create_campaign(
     for buy in buys:
         buy_id = new_id("mb")
         conn.execute(
-            QB["insert_buy"],
+            Q["insert_buy"],
             {
                 "id": buy_id,
                 "campaign_id": campaign_id,
@@ -58,9 +58,7 @@ def create_campaign(
             },
         )
         buy_ids.append(buy_id)
-    conn.execute(
-        "UPDATE campaigns SET status_version = 1 WHERE id = %(id)s", {"id": campaign_id}
-    )
+    conn.execute(Q["start_versioning"], {"id": campaign_id})
     recompute_rollup(conn, campaign_id)
     return campaign_id, buy_ids
 
@@ -215,3 +213,82 @@ def list_campaigns(
     rows = conn.execute(Q["list_for_advertiser"], params).fetchall()
     total = conn.execute(Q["count_for_advertiser"], params).fetchone()["total"]
     return rows, total
+
+
+# --- what the buyer's actions change on the campaign row ----------------------------------------------
+
+
+def set_status(conn: psycopg.Connection, campaign_id: str, status: str, executed: bool = False) -> None:
+    conn.execute(Q["set_campaign_status"], {"campaign_id": campaign_id, "status": status, "executed": executed})
+
+
+def bump(conn: psycopg.Connection, campaign_id: str) -> None:
+    """The campaign's buys changed: its rollup is owed (campaigns.status_version)."""
+    conn.execute(Q["bump_campaign"], {"campaign_id": campaign_id})
+
+
+def update_campaign(conn: psycopg.Connection, campaign_id: str, *, name: str | None = None,
+                    budget: dict | None = None, frequency_caps: list | None = None,
+                    property_list: dict | None = None, set_property_list: bool = False) -> None:
+    """The fields given; None keeps the stored value (but a budget replaces dailyCap and pacing too)."""
+    conn.execute(Q["update_campaign"], {
+        "campaign_id": campaign_id, "name": name,
+        "budget_total": budget["total"] if budget else None, "currency": budget["currency"] if budget else None,
+        "set_budget": budget is not None,
+        "daily_cap": budget.get("dailyCap") if budget else None, "pacing": budget.get("pacing") if budget else None,
+        "frequency_caps": Jsonb(frequency_caps) if frequency_caps is not None else None,
+        "set_property_list": set_property_list,
+        "property_list": Jsonb(property_list) if property_list is not None else None,
+    })
+
+
+def replace_manifest(conn: psycopg.Connection, campaign_id: str, creatives: list[dict]) -> None:
+    conn.execute(Q["delete_manifest"], {"campaign_id": campaign_id})
+    with conn.cursor() as cur:
+        cur.executemany(Q["insert_creative"], [
+            {"campaign_id": campaign_id, "creative_id": c["creativeId"], "format": c["format"], "name": c.get("name")}
+            for c in creatives
+        ])
+
+
+def update_product_budget(conn: psycopg.Connection, campaign_id: str, product: dict, budget: Decimal,
+                          pacing_periods: list[dict]) -> None:
+    conn.execute(Q["update_product_budget"], {
+        "campaign_id": campaign_id, "sales_agent_id": product["sales_agent_id"],
+        "product_id": product["product_id"], "budget": budget, "pacing_periods": Jsonb(pacing_periods)})
+
+
+def advertiser_caps(conn: psycopg.Connection, advertiser_id: str) -> list[dict]:
+    row = conn.execute(Q["advertiser_caps"], {"advertiser_id": advertiser_id}).fetchone()
+    return row["frequency_caps"] if row else []
+
+
+def set_advertiser_caps(conn: psycopg.Connection, advertiser_id: str, caps: list[dict]) -> None:
+    conn.execute(Q["upsert_advertiser_caps"], {"advertiser_id": advertiser_id, "frequency_caps": Jsonb(caps)})
+
+
+def with_buys_at_agents(conn: psycopg.Connection, advertiser_id: str, statuses: list[str]) -> list[str]:
+    """The advertiser's campaigns with a buy in one of these statuses, locked in id order."""
+    return [row["id"] for row in conn.execute(Q["campaigns_with_buys_at_agents"],
+                                               {"advertiser_id": advertiser_id, "statuses": statuses})]
+
+
+# --- the live media-buy-status query's window -------------------------------------------------------
+
+
+def claim_status_query(conn: psycopg.Connection, campaign_id: str, advertiser_id: str, window: float) -> bool:
+    """True if the advertiser's campaign may be queried now (at most once per `window` seconds)."""
+    params = {"campaign_id": campaign_id, "advertiser_id": advertiser_id, "window": window}
+    return conn.execute(Q["claim_status_query"], params).fetchone() is not None
+
+
+def status_query_retry_after(conn: psycopg.Connection, campaign_id: str, advertiser_id: str,
+                             window: float) -> int | None:
+    """Seconds until the campaign may be queried again; None when it is not this advertiser's."""
+    params = {"campaign_id": campaign_id, "advertiser_id": advertiser_id, "window": window}
+    row = conn.execute(Q["status_query_retry_after"], params).fetchone()
+    return None if row is None else max(1, row["seconds"] or 1)
+
+
+def release_status_query(conn: psycopg.Connection, campaign_id: str) -> None:
+    conn.execute(Q["release_status_query"], {"campaign_id": campaign_id})

@@ -1,4 +1,4 @@
-"""Cascades: a buyer action carried to each media buy it concerns, one item per buy.
+"""store: cascades — a buyer action carried to each media buy it concerns, one item per buy.
 
 An item holds the exact request its agent gets (the idempotency_key derived from the cascade and the
 buy, so a retry is deduplicated by the agent), its attempts, the answer or the error, and a few log
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ..domain.actions import CASCADE_KINDS, idempotency_key
-from ..secretbox import open_sealed
+from ..domain.cascades import CASCADE_KINDS, ItemState, idempotency_key
 from .db import queries, transaction
+from .secretbox import open_sealed
 
 Q = queries("cascades")
 
@@ -69,7 +69,8 @@ def summary(cascade: dict) -> dict:
     """Counts of a cascade read with get()."""
     states = [item["state"] for item in cascade["items"]]
     return {"id": cascade["id"], "kind": cascade["kind"], "state": cascade["state"], "total": len(states),
-            "succeeded": states.count("done"), "failed": states.count("failed"), "pending": states.count("pending"),
+            "succeeded": states.count(ItemState.DONE), "failed": states.count(ItemState.FAILED),
+            "pending": states.count(ItemState.PENDING),
             "created_at": cascade["created_at"], "finished_at": cascade["finished_at"]}
 
 

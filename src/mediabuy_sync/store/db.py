@@ -1,4 +1,4 @@
-"""The process's PostgreSQL connection pool and the SQL files it runs."""
+"""store: the process's PostgreSQL connection pool, its transactions, and the SQL files it runs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The webhook inbox: what agents sent us, committed before they hear 2xx."""
+"""store: the webhook inbox — what agents sent us, committed before they hear 2xx."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from functools import cache
 
 import psycopg
 
-from ..adcp.signatures import InboundAuth
-from ..secretbox import open_sealed
 from .db import queries
 
 Q = queries("inbox")
@@ -19,14 +17,6 @@ class Stored:
     event_id: int
     inserted: bool  # False: the (agent, idempotency_key) was already in the inbox
     raw_body: str
-
-
-def inbound_auth(conn: psycopg.Connection, agent_id: str) -> InboundAuth | None:
-    row = conn.execute(Q["agent_inbound_auth"], {"agent_id": agent_id}).fetchone()
-    if row is None:
-        return None
-    secrets = tuple(open_sealed(sealed) for sealed in row["sealed_secrets"])
-    return InboundAuth(row["id"], row["inbound_scheme"], secrets, row["public_jwks"])
 
 
 def store_event(conn: psycopg.Connection, agent_id: str, idempotency_key: str, task_type: str, raw_body: str,

@@ -1,4 +1,4 @@
-"""Plain SQL migrations, applied in order and recorded in schema_migrations."""
+"""store: plain SQL migrations, applied in order and recorded in schema_migrations."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from .agents import seal_plaintext_secrets
+from .db import queries
+
+Q = queries("migrate")
 
 _NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 # Held for the whole upgrade, so two processes migrating at once take turns.
@@ -28,29 +31,22 @@ def available() -> list[tuple[int, str, str]]:
 def upgrade(database_url: str) -> list[str]:
     """Apply the migrations not yet applied; return their names. Safe to run again."""
     applied_now = []
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute(Q["lock"], {"key": _LOCK_KEY})
         try:
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS schema_migrations (
-                       version    integer PRIMARY KEY,
-                       name       text NOT NULL,
-                       applied_at timestamptz NOT NULL DEFAULT now())"""
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            conn.execute(Q["create_ledger"])
+            done = {row["version"] for row in conn.execute(Q["applied"])}
             for version, name, sql in available():
                 if version in done:
                     continue
                 with conn.transaction():
                     conn.execute(sql)
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name)
-                    )
+                    conn.execute(Q["record"], {"version": version, "name": name})
                 applied_now.append(f"{version:04d}_{name}")
             # What SQL cannot do: seal the agent secrets stored in clear before 0006 (a no-op after).
-            with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-                if seal_plaintext_secrets(cur):
+            with conn.transaction():
+                if seal_plaintext_secrets(conn):
                     applied_now.append("sealed the agent secrets stored in clear")
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            conn.execute(Q["unlock"], {"key": _LOCK_KEY})
     return applied_now

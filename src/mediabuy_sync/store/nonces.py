@@ -1,4 +1,4 @@
-"""RFC 9421 nonces: each accepted once per agent, across every web process."""
+"""store: RFC 9421 nonces — each accepted once per agent, across every web process."""
 
 from __future__ import annotations
 

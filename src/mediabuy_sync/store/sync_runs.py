@@ -1,4 +1,4 @@
-"""Re-sync runs and live status queries: created by the API, admin or CLI, carried out by a worker."""
+"""store: re-sync runs and live status queries — created by the API, admin or CLI, carried out by a worker."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from psycopg.types.json import Jsonb
 from ..domain.statuses import POLLED
 from .db import queries, transaction
 
-Q = queries("polling")
-KINDS = ("media_buy", "campaign", "agent", "status_query")
+Q = queries("sync_runs")
 
 
 def targets(conn, kind: str, target_id: str) -> dict[str, list[str]]:
@@ -20,10 +19,7 @@ def targets(conn, kind: str, target_id: str) -> dict[str, list[str]]:
     if kind in ("campaign", "status_query"):
         rows = conn.execute(Q["buys_of_campaign_polled"], {"campaign_id": target_id, "polled": polled}).fetchall()
     else:
-        rows = conn.execute(
-            "SELECT id, sales_agent_id FROM media_buys WHERE id = %(id)s AND adcp_media_buy_id IS NOT NULL",
-            {"id": target_id},
-        ).fetchall()
+        rows = conn.execute(Q["buy_polled"], {"id": target_id}).fetchall()
     by_agent: dict[str, list[str]] = {}
     for row in rows:
         by_agent.setdefault(row["sales_agent_id"], []).append(row["id"])

@@ -1,4 +1,4 @@
-"""The Flask app: webhooks in, the buyer API, admin and ops endpoints. Thin edges over the store."""
+"""web: the Flask app — webhooks in, the buyer API, admin and ops endpoints; HTTP only, over services/."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from flask import Flask
 
 from ..config import settings
 from ..logs import configure_logging
-from ..secretbox import require_key as require_secrets_key
+from ..store.secretbox import require_key as require_secrets_key
 
 # Each module has a flask-smorest blueprint `bp`; listing it here serves it and puts it in /openapi.json.
 BLUEPRINT_MODULES = (
     "ops",
     "docs",
     "webhooks",
-    "buyer",
-    "actions",
+    "campaigns",
+    "campaign_actions",
     "admin",
     "dashboard",
 )

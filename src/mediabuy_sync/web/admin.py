@@ -1,21 +1,20 @@
-"""Admin endpoints (/admin, Bearer MEDIABUY_ADMIN_TOKEN): re-sync, sync runs, dead events, replay."""
+"""web: the admin endpoints (/admin, Bearer MEDIABUY_ADMIN_TOKEN) — re-sync, sync runs, dead events, replay."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .. import resync
-from ..store import inbox, sync_runs
-from ..store.db import transaction
-from ..worker.app import INGEST
+from ..domain.sync_runs import SyncRunKind, SyncRunSource, SyncRunState
+from ..queue.publisher import publisher
+from ..services import inbox, resync
+from ..store import sync_runs
 from .auth import admin_blueprint
 from .errors import ApiError
-from .publisher import publisher
 from .schemas import Count, Strict
 
 bp = admin_blueprint("admin", __name__, description="Re-sync media buys, campaigns or agents; dead webhook events.")
 
-RESYNC_KINDS = {"media-buys": "media_buy", "campaigns": "campaign", "agents": "agent"}
+RESYNC_KINDS = {"media-buys": SyncRunKind.MEDIA_BUY, "campaigns": SyncRunKind.CAMPAIGN, "agents": SyncRunKind.AGENT}
 
 
 class ResyncStarted(Schema):
@@ -28,7 +27,7 @@ class SyncRun(Schema):
     kind = fields.String(required=True)
     target_id = fields.String(required=True)
     source = fields.String(required=True)
-    state = fields.String(required=True, metadata={"enum": ["queued", "running", "done", "failed"]})
+    state = fields.String(required=True, metadata={"enum": [state.value for state in SyncRunState]})
     total = fields.Integer(required=True)
     done = fields.Integer(required=True)
     result = fields.Raw(allow_none=True)
@@ -67,11 +66,8 @@ def resync_target(kind: str, target_id: str):
 
     Polls its non-terminal media buys through a worker; follow the run at /admin/sync-runs/{run_id}.
     """
-    run_id = resync.request(RESYNC_KINDS[kind], target_id, "admin", publisher)
-    run = sync_runs.get(run_id)
-    if run["total"] == 0:
-        sync_runs.finish(run_id, "done", {"agents_queried": 0, "media_buys": [], "errors": [], "updated": 0})
-    return {"run_id": run_id, "total": run["total"]}
+    run_id = resync.request(RESYNC_KINDS[kind], target_id, SyncRunSource.ADMIN, publisher)
+    return {"run_id": run_id, "total": sync_runs.get(run_id)["total"]}
 
 
 @bp.route("/sync-runs/<int:run_id>", methods=["GET"])
@@ -90,8 +86,7 @@ def get_run(run_id: int):
 @bp.response(200, DeadEvent(many=True))
 def dead_events(query: dict):
     """Webhook events that failed every attempt, oldest first"""
-    with transaction() as conn:
-        return inbox.list_dead(conn, query["limit"])
+    return inbox.dead(query["limit"])
 
 
 @bp.route("/events/replay", methods=["POST"])
@@ -100,8 +95,5 @@ def dead_events(query: dict):
 def replay_events(body: dict):
     """Process dead events again"""
     ids = body["event_ids"]
-    with transaction() as conn:
-        replayed = inbox.replay_dead(conn, ids)
-    for event_id in replayed:
-        publisher.send_task(INGEST, args=[event_id])
+    replayed = inbox.replay(ids, publisher)
     return {"replayed": replayed, "not_dead": sorted(set(ids) - set(replayed))}

@@ -1,4 +1,4 @@
-"""The HTTP surface as one flask-smorest Api: one OpenAPI document, one error envelope.
+"""web: the HTTP surface as one flask-smorest Api — one OpenAPI document, one error envelope.
 
 A module that serves endpoints makes an `ApiBlueprint` (answers wrapped in {"data", "error": null})
 or a plain `flask_smorest.Blueprint` (its own answer shapes: ops, docs), and create_app registers it.

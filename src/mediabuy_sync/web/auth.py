@@ -1,4 +1,4 @@
-"""Who is calling: buyer API keys (one advertiser each) and the admin token.
+"""web: who is calling — buyer API keys (one advertiser each) and the admin token.
 
 A buyer module makes its blueprint with `buyer_blueprint(…)`: every request to it is authenticated
 before the view runs, `current_advertiser()` is the key's advertiser, and the OpenAPI document shows

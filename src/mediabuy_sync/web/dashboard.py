@@ -1,4 +1,4 @@
-"""/ops: server-rendered pages for the people who run the service (admin token).
+"""web: /ops, server-rendered pages for the people who run the service (admin token).
 
 Campaigns with their surfaced status and blockers; one campaign's media buys, packages, delivery and
 status timeline; the agents' webhook freshness, signature failures and polling; dead events with a
@@ -25,16 +25,14 @@ from marshmallow import Schema, fields, validate
 
 from .. import metrics
 from ..config import settings
-from ..store import inbox
-from ..store.db import queries, transaction
-from ..worker.app import INGEST
+from ..queue.publisher import publisher
+from ..services import inbox
+from ..store import ops
 from . import dashboard_chart
 from .api import RequestParser
 from .errors import ApiError
-from .publisher import publisher
 
 log = logging.getLogger(__name__)
-Q = queries("ops")
 COOKIE = "mediabuy_ops"
 SESSION_SECONDS = 12 * 3600
 STATEMENT_TIMEOUT_MS = 5000
@@ -125,13 +123,6 @@ def _render(template: str, **values):
     return response
 
 
-def _read(*statements):
-    """Run named queries (name, params) in one read under a short statement timeout."""
-    with transaction() as conn:
-        conn.execute(Q["statement_timeout"], {"milliseconds": str(STATEMENT_TIMEOUT_MS)})
-        return [conn.execute(Q[name], params or {}).fetchall() for name, params in statements]
-
-
 # --- pages ---------------------------------------------------------------------------------------
 
 
@@ -176,10 +167,9 @@ def campaigns_page():
     """Campaigns: surfaced status and blockers, blocked ones first"""
     if (answer := _session()) is not None:
         return answer
-    campaigns, per_minute, lag = _read(("campaigns_page", {"limit": 200}), ("events_per_minute", None),
-                                       ("inbox_lag_per_minute", None))
+    campaigns, per_minute, lag = ops.campaigns_page(STATEMENT_TIMEOUT_MS, limit=200)
     blocker_ids = sorted({b for c in campaigns for b in c["first_blockers"] or ()})
-    (blockers,) = _read(("blocker_buys", {"ids": blocker_ids}))
+    blockers = ops.blocker_buys(STATEMENT_TIMEOUT_MS, blocker_ids)
     return _render("campaigns.html", campaigns=campaigns, blockers={b["id"]: b for b in blockers},
                    events_chart=dashboard_chart.events_per_minute(per_minute),
                    lag_chart=dashboard_chart.inbox_lag(lag))
@@ -193,15 +183,13 @@ def campaign_page(campaign_id: str):
     """One campaign: media buys, packages, delivery and the timeline of status changes"""
     if (answer := _session()) is not None:
         return answer
-    campaign, buys, packages, timeline = _read(
-        ("campaign", {"id": campaign_id}), ("campaign_buys", {"id": campaign_id}),
-        ("campaign_packages", {"id": campaign_id}), ("campaign_timeline", {"id": campaign_id, "limit": 500}))
-    if not campaign:
+    campaign, buys, packages, timeline = ops.campaign_page(STATEMENT_TIMEOUT_MS, campaign_id, timeline_limit=500)
+    if campaign is None:
         raise ApiError(404, "NOT_FOUND", f"No campaign {campaign_id!r}.")
     packages_of: dict[str, list] = {}
     for package in packages:
         packages_of.setdefault(package["media_buy_id"], []).append(package)
-    return _render("campaign.html", campaign=campaign[0], buys=buys, packages_of=packages_of, timeline=timeline)
+    return _render("campaign.html", campaign=campaign, buys=buys, packages_of=packages_of, timeline=timeline)
 
 
 @bp.route("/agents", methods=["GET"])
@@ -211,7 +199,7 @@ def agents_page():
     """Sales agents: webhook freshness, signature failures, poll errors and next poll"""
     if (answer := _session()) is not None:
         return answer
-    agents, per_minute = _read(("agents_page", None), ("events_per_minute", None))
+    agents, per_minute = ops.agents_page(STATEMENT_TIMEOUT_MS)
     return _render("agents.html", agents=agents, signature_failures=_signature_failures(),
                    events_chart=dashboard_chart.events_per_minute(per_minute))
 
@@ -232,9 +220,7 @@ def dead_events_page():
     """Dead webhook events, with a replay button"""
     if (answer := _session()) is not None:
         return answer
-    with transaction() as conn:
-        dead = inbox.list_dead(conn, 500)
-    return _render("dead_events.html", events=dead, replayed=None)
+    return _render("dead_events.html", events=inbox.dead(500), replayed=None)
 
 
 @bp.route("/events/replay", methods=["POST"])
@@ -247,13 +233,5 @@ def replay(form: dict):
         return answer
     if not _same(form["csrf"], g.csrf):
         raise ApiError(403, "FORBIDDEN", "The form's CSRF token is not valid: reload the page and try again.")
-    with transaction() as conn:
-        replayed = inbox.replay_dead(conn, form["event_id"])
-    try:
-        for event_id in replayed:
-            publisher.send_task(INGEST, args=[event_id])
-    except Exception as exc:  # noqa: BLE001 - they are `received` again: the inbox sweeper enqueues them
-        log.warning("replayed events not all enqueued (%s); the sweeper will", exc)
-    with transaction() as conn:
-        dead = inbox.list_dead(conn, 500)
-    return _render("dead_events.html", events=dead, replayed=replayed)
+    replayed = inbox.replay(form["event_id"], publisher)
+    return _render("dead_events.html", events=inbox.dead(500), replayed=replayed)

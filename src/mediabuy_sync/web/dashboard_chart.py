@@ -1,4 +1,4 @@
-"""The /ops charts as inline SVG, drawn on the server: a few lines over the last hour, no script."""
+"""web: the /ops charts as inline SVG, drawn on the server — a few lines over the last hour, no script."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /openapi.json (the whole HTTP surface, OpenAPI 3.1) and GET /docs, an HTML page rendered here
+"""web: GET /openapi.json (the whole HTTP surface, OpenAPI 3.1) and GET /docs, an HTML page rendered here
 from that document: nothing is loaded from elsewhere, so it works on a network without a CDN."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one error envelope: {"data": null, "error": {"code", "message", "field"?, "details"}}."""
+"""web: the one error envelope, {"data": null, "error": {"code", "message", "field"?, "details"}}."""
 
 from __future__ import annotations
 

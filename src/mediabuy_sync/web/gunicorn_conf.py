@@ -1,4 +1,4 @@
-"""Gunicorn settings, shared by ./dev, the tests and web.Dockerfile (values from config.SETTINGS)."""
+"""web: gunicorn's settings, shared by ./dev, the tests and web.Dockerfile (values from config.SETTINGS)."""
 
 import gc
 import json
@@ -10,7 +10,7 @@ from gunicorn import glogging, util
 from mediabuy_sync import metrics
 from mediabuy_sync.config import settings
 from mediabuy_sync.logs import GUNICORN_LOGCONFIG
-from mediabuy_sync.secretbox import require_key
+from mediabuy_sync.store.secretbox import require_key
 
 _s = settings()
 # Refuse to start without the key that opens the agents' secrets (not fail at the first webhook).

@@ -1,4 +1,4 @@
-"""POST /webhooks/adcp/<agent_id> answered in front of Flask: a WSGI middleware around the app.
+"""web: POST /webhooks/adcp/<agent_id> answered in front of Flask — a WSGI middleware around the app.
 
 Why: webhooks are the one route that carries the agents' load, and Flask's request machinery
 (request context, URL matching, before/after hooks, flask-smorest's response wrappers, a Response

@@ -1,4 +1,4 @@
-"""Liveness, readiness, and /metrics; the request hooks of the routes Flask answers (request id, counter).
+"""web: liveness, readiness, and /metrics; the request hooks of the routes Flask answers (request id, counter).
 
 /metrics merges every gunicorn process's values (prometheus_client multiprocess mode, see
 metrics.py) and adds gauges read at scrape time from PostgreSQL and Redis, each under a short
@@ -10,25 +10,22 @@ from __future__ import annotations
 import logging
 from functools import cache
 
-import redis
 from flask import current_app, g, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from prometheus_client.core import GaugeMetricFamily
 
 from .. import logs, metrics
-from ..config import settings
-from ..store.db import queries, transaction
+from ..domain.inbox import InboxState
+from ..queue import keys
+from ..queue.names import QUEUE
+from ..store import ops
 
 log = logging.getLogger(__name__)
-Q = queries("ops")
 
 # Not the envelope: load balancers, orchestrators and Prometheus read these.
 bp = Blueprint("ops", __name__, description="Liveness, readiness and metrics.")
 
-# The Celery queue (app.py's task_default_queue) and kombu's priority sub-queues of it.
-QUEUE = "mediabuy"
-_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 SCRAPE_STATEMENT_TIMEOUT_MS = 2000
 
 
@@ -40,11 +37,6 @@ class Readiness(Schema):
     status = fields.String(required=True, metadata={"enum": ["ready", "unavailable"]})
     checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
                          metadata={"description": '{"postgres": "ok" | "unavailable: …", "redis": …}'})
-
-
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings().redis_url, socket_timeout=1, socket_connect_timeout=1)
 
 
 @bp.route("/healthz", methods=["GET"])
@@ -61,13 +53,12 @@ def readyz():
     """PostgreSQL and Redis answer"""
     checks = {}
     try:
-        with transaction() as conn:
-            conn.execute("SELECT 1")
+        ops.ping()
         checks["postgres"] = "ok"
     except Exception as exc:  # noqa: BLE001 - readiness reports, it doesn't fail
         checks["postgres"] = f"unavailable: {type(exc).__name__}"
     try:
-        _redis().ping()
+        keys.client().ping()
         checks["redis"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"unavailable: {type(exc).__name__}"
@@ -109,18 +100,14 @@ class StateCollector:
         yield up
 
     def _from_postgres(self):
-        with transaction() as conn:
-            conn.execute(Q["statement_timeout"], {"milliseconds": str(SCRAPE_STATEMENT_TIMEOUT_MS)})
-            inbox = conn.execute(Q["inbox_gauges"]).fetchone()
-            campaigns = conn.execute(Q["campaigns_by_surfaced_status"]).fetchall()
-            agents = conn.execute(Q["agent_gauges"]).fetchall()
-            cascades = conn.execute(Q["cascade_items_by_state"]).fetchall()
+        read = ops.gauges(SCRAPE_STATEMENT_TIMEOUT_MS)
+        inbox, campaigns, agents, cascades = read.inbox, read.campaigns_by_surfaced_status, read.agents, read.cascade_items
         yield GaugeMetricFamily("mediabuy_inbox_lag_seconds",
                                 "Age of the oldest webhook event received and not yet processed (0: none).",
                                 value=inbox["lag_seconds"])
         events = GaugeMetricFamily("mediabuy_inbox_events", "Webhook events waiting (received) or dead.", labels=["state"])
-        events.add_metric(["received"], inbox["received"])
-        events.add_metric(["dead"], inbox["dead"])
+        events.add_metric([InboxState.RECEIVED], inbox["received"])
+        events.add_metric([InboxState.DEAD], inbox["dead"])
         yield events
         surfaced = GaugeMetricFamily("mediabuy_campaigns", "Campaigns by surfaced status.", labels=["surfaced_status"])
         for row in campaigns:
@@ -145,14 +132,9 @@ class StateCollector:
         yield items
 
     def _from_redis(self):
-        key = settings().redis_namespace + QUEUE
-        pipe = _redis().pipeline(transaction=False)
-        for suffix in _PRIORITY_SUFFIXES:
-            pipe.llen(key + suffix)
-        pipe.hlen(settings().redis_namespace + "unacked")
-        *lengths, unacked = pipe.execute()
+        waiting, unacked = keys.queue_depth()
         depth = GaugeMetricFamily("mediabuy_queue_depth", "Celery tasks waiting in the broker.", labels=["queue"])
-        depth.add_metric([QUEUE], sum(lengths))
+        depth.add_metric([QUEUE], waiting)
         yield depth
         yield GaugeMetricFamily("mediabuy_queue_unacked", "Celery tasks taken by workers and not yet acknowledged.",
                                 value=unacked)

@@ -1,4 +1,4 @@
-"""Per-agent webhook rate limit: one token bucket per agent, in this web process.
+"""web: the per-agent webhook rate limit — one token bucket per agent, in this web process.
 
 In-process on purpose: no Redis round trip on the webhook's hot path, and no new way to fail when
 Redis is down (the web keeps answering 202 then). The limit of the whole tier is therefore the rate

@@ -1,4 +1,4 @@
-"""Schemas every HTTP module shares: the envelope, strict field types, and the campaign plan.
+"""web: the schemas every HTTP module shares — the envelope, strict field types, and the campaign plan.
 
 They validate the requests and dump the answers, and the OpenAPI document is generated from them,
 so what is documented is what is enforced. Field names are the buyer API's own (camelCase; ADCP's
@@ -15,7 +15,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from ..domain import plans
 from ..domain.campaigns import CAMPAIGN_STATUSES
+from ..domain.cascades import CascadeState
 from ..domain.goals import METRICS, TARGETS_BY_GOAL_KIND, goal_errors
+from ..domain.packages import PackageStatus
 from ..domain.statuses import Status
 
 # Ids in paths: what our own ids and the agents' registered ids are made of (not starting with a dot,
@@ -295,7 +297,7 @@ class PacingPeriodRef(Schema):
 class Package(Schema):
     packageId = fields.String(required=True)
     adcpPackageId = fields.String(allow_none=True)
-    status = fields.String(required=True, metadata={"enum": ["active", "paused", "canceled"]})
+    status = fields.String(required=True, metadata={"enum": [status.value for status in PackageStatus]})
     budget = Money(allow_none=True, positive=False)
     budgetCurrency = fields.String(allow_none=True)
     pacing = fields.String(allow_none=True)
@@ -344,7 +346,7 @@ class CascadeSummary(Schema):
     cascadeId = fields.Integer(required=True)
     kind = fields.String(required=True, metadata={"enum": ["execute", "pause", "reactivate", "update", "creatives",
                                                           "property_list", "frequency_caps"]})
-    state = fields.String(required=True, metadata={"enum": ["running", "done", "failed"]})
+    state = fields.String(required=True, metadata={"enum": [state.value for state in CascadeState]})
     total = fields.Integer(required=True, metadata={"description": "Media buys it concerns."})
     succeeded = fields.Integer(required=True)
     failed = fields.Integer(required=True)

@@ -1,14 +1,8 @@
-"""POST /webhooks/adcp/<agent_id>: verify, validate, commit to the inbox, ask for a drain, answer.
+"""web: POST /webhooks/adcp/<agent_id> — the HTTP edge of services/webhook_intake.py.
 
-Never a 2xx before the event is committed. Workers apply events in batches (an inbox drain,
-worker/ingest.py): after the commit the web only makes sure a drain is queued (worker/coalesce.py,
-at most once per window per process: drain_requests.py), and if that fails the next webhook's
-drain or the inbox sweeper takes the event.
-
-The hot path is counted in round trips: the agent's credentials are kept for a few seconds
-(agent_auth.py), the event is one autocommit insert shared with the webhooks the process receives
-meanwhile (group_commit.py; an RFC 9421 nonce and its event share a transaction of their own instead),
-the drain one Redis SET NX per window — bench/: ingest. web/ingress.py answers the route before Flask.
+Read the body within its limits, verify, validate, store, answer: never a 2xx before the event is
+committed (webhook_intake.store). Answered in front of Flask by ingress.py (the route is declared
+here for the OpenAPI document and the URL map); refusals are ApiErrors in the one envelope.
 """
 
 from __future__ import annotations
@@ -21,19 +15,13 @@ from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request
 
-from ..adcp import jwks, rfc9421
+from ..adcp import rfc9421
 from ..adcp.payloads import WebhookPayload, load_webhook
-from ..adcp.signatures import RFC9421_SCHEME, InboundAuth, SignatureRejected, verify
+from ..adcp.signatures import SignatureRejected
 from ..config import Settings, settings
-from ..store import agents, inbox, nonces
-from ..store.db import autocommit, transaction
-from ..worker import coalesce
-from . import agent_auth
+from ..services import webhook_intake as intake
 from .api import ERROR_HEADERS, ApiBlueprint
-from .drain_requests import DrainRequests
 from .errors import ApiError
-from .group_commit import GroupCommit
-from .publisher import publisher
 from .ratelimit import AgentRateLimiter, retry_after_header
 from .schemas import ErrorEnvelope
 
@@ -69,9 +57,11 @@ def receive(agent_id: str):
     legacy HMAC-SHA256 (X-AdCP-Timestamp, X-AdCP-Signature) or Bearer. Verified on the raw body, then
     validated, committed to the inbox and enqueued.
     """
-    # Declared to Flask for the OpenAPI document and the URL map (a GET here is a 405 in our envelope);
-    # web/ingress.py answers every POST to this route before Flask sees it, with handle() below.
-    raise RuntimeError("POST /webhooks/adcp/<agent_id> is answered by web/ingress.py, not through Flask")
+    # Never reached: web/ingress.py, a WSGI middleware in front of Flask, answers every POST to this
+    # path with handle() below — a webhook's handling starts there (Flask's request machinery cost
+    # more per webhook than the work itself). The route is declared here for the OpenAPI document and
+    # the URL map (a GET is a 405 in our envelope).
+    raise RuntimeError("POST /webhooks/adcp/<agent_id> is answered by web/ingress.py with webhooks.handle()")
 
 
 # What handle() leaves in the WSGI environ for the ingress: the agent, once it is known to be
@@ -83,7 +73,7 @@ CLOSE_KEY = "mediabuy.close_after_answer"
 def handle(req: Request, agent_id: str, request_id: str) -> tuple[int, dict]:
     """(status, answer) of one webhook POST: 202 stored, 200 a duplicate; refusals raise ApiError."""
     s = settings()
-    auth, kept = agent_auth.lookup(agent_id)
+    auth, kept = intake.credentials(agent_id)
     if auth is None:
         raise ApiError(404, "NOT_FOUND", f"No sales agent {agent_id!r} is registered.")
     req.environ[AGENT_KEY] = agent_id  # after the agent is known, so that this rejection is counted against it too
@@ -91,21 +81,9 @@ def handle(req: Request, agent_id: str, request_id: str) -> tuple[int, dict]:
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Webhooks must be sent as application/json.")
     # Read with no database connection held, so a slow sender ties up nothing but its own request.
     body = _read_body(req, s.webhook_max_body_bytes, s.webhook_body_timeout_seconds)
-    signed = None  # RFC 9421: the nonce to record with the event
     try:
-        if auth.scheme == RFC9421_SCHEME:
-            signed = _verify_rfc9421(req, auth, body, s)
-        else:
-            try:
-                verify(auth, req.headers, body, time.time(), s.hmac_tolerance_seconds)
-            except SignatureRejected:
-                if not kept:
-                    raise
-                # the kept credentials may predate a secret added since: verify against fresh ones
-                auth, _ = agent_auth.lookup(agent_id, fresh=True)
-                if auth is None or auth.scheme == RFC9421_SCHEME:
-                    raise
-                verify(auth, req.headers, body, time.time(), s.hmac_tolerance_seconds)
+        signed = intake.verify_signature(auth, kept, req.method, _target_uri(req, s.public_base_url), req.headers,
+                                         body, s)
     except rfc9421.BodyMalformed as exc:
         raise ApiError(400, "BAD_REQUEST", exc.message, {"reason": exc.reason}) from None
     except SignatureRejected as exc:
@@ -117,59 +95,22 @@ def handle(req: Request, agent_id: str, request_id: str) -> tuple[int, dict]:
     except ValidationError as exc:
         raise ApiError(400, "VALIDATION_ERROR", "The webhook payload is not valid ADCP.",
                        {"fields": exc.messages}) from None
-    event = (agent_id, payload["idempotency_key"], payload["task_type"], raw, request_id)
-    if signed is None:
-        # one statement, shared with the webhooks this process receives meanwhile: the event is
-        # committed, or it was there already
-        stored = _group_commit(s).store(event)
-        _refuse_a_conflict(stored, raw, document)
-    else:
-        with transaction() as conn:
-            # In the event's transaction: a replay stores nothing, and a failed insert burns no nonce.
-            if not nonces.claim(conn, agent_id, signed.nonce, signed.nonce_expires_at):
-                raise _unauthorized(agent_id, SignatureRejected(rfc9421.REPLAYED, "This signature was already used."))
-            stored = inbox.store_event(conn, *event)
-            _refuse_a_conflict(stored, raw, document)  # raised inside: the nonce is not recorded either
+    try:
+        stored = intake.store((agent_id, payload["idempotency_key"], payload["task_type"], raw, request_id), document,
+                              signed, s)
+    except intake.Conflict as exc:
+        raise ApiError(409, "CONFLICT", "This idempotency_key was used for a different payload.",
+                       {"event_id": exc.event_id}) from None
+    except SignatureRejected as exc:  # an RFC 9421 nonce used before: a replay
+        raise _unauthorized(agent_id, exc) from None
     # committed: from here on the event is ours to process, whatever happens to the drain request
     if not stored.inserted:
         return 200, {"data": {"event_id": stored.event_id, "duplicate": True}, "error": None}
     try:
-        _drain_requests(s).after_commit()
+        intake.request_drain(s)
     except Exception as exc:  # noqa: BLE001 - the next webhook's drain or the inbox sweeper takes it
         log.warning("event %s stored but no drain queued (%s); the next one or the sweeper will", stored.event_id, exc)
     return 202, {"data": {"event_id": stored.event_id}, "error": None}
-
-
-def _refuse_a_conflict(stored: inbox.Stored, raw: str, document: object) -> None:
-    """409 when the idempotency_key was already used for another payload (a duplicate inserted nothing)."""
-    if not stored.inserted and stored.raw_body != raw and json.loads(stored.raw_body) != document:
-        raise ApiError(409, "CONFLICT", "This idempotency_key was used for a different payload.",
-                       {"event_id": stored.event_id})
-
-
-_commits: GroupCommit[inbox.Event, inbox.Stored] | None = None
-
-
-def _group_commit(s: Settings) -> GroupCommit[inbox.Event, inbox.Stored]:
-    global _commits
-    if _commits is None:
-        _commits = GroupCommit(_store_events, s.webhook_batch_wait_seconds)
-    return _commits
-
-
-def _store_events(events: list[inbox.Event]) -> list[inbox.Stored | Exception]:
-    with autocommit() as conn:
-        return inbox.store_events(conn, events)
-
-
-_drains: DrainRequests | None = None
-
-
-def _drain_requests(s: Settings) -> DrainRequests:
-    global _drains
-    if _drains is None:
-        _drains = DrainRequests(lambda: coalesce.request_drain(publisher), s.webhook_drain_window_seconds)
-    return _drains
 
 
 _limiter: AgentRateLimiter | None = None
@@ -195,16 +136,6 @@ def _unauthorized(agent_id: str, exc: SignatureRejected) -> ApiError:
                     {"WWW-Authenticate": exc.www_authenticate})
 
 
-def _verify_rfc9421(req: Request, auth: InboundAuth, body: bytes, s: Settings) -> rfc9421.Verified:
-    target_uri = _target_uri(req, s.public_base_url)
-    try:
-        return rfc9421.verify_webhook(req.method, target_uri, req.headers, body, auth.public_jwks, time.time())
-    except rfc9421.UnknownKeyId:
-        # The agent may have rotated to a key we have not fetched yet: look again, then verify once more.
-        keys = _keys_after_refresh(auth.agent_id, s)
-        return rfc9421.verify_webhook(req.method, target_uri, req.headers, body, keys, time.time())
-
-
 def _target_uri(request: Request, public_base_url: str) -> str:
     """The URL the agent signed: our public base URL when one is set (a proxy in front of us changes
     scheme or host), else the scheme and Host received; then the path and query exactly as received."""
@@ -213,25 +144,6 @@ def _target_uri(request: Request, public_base_url: str) -> str:
         path = request.full_path if request.query_string else request.path
     base = public_base_url.rstrip("/") if public_base_url else f"{request.scheme}://{request.host}"
     return base + path
-
-
-def _keys_after_refresh(agent_id: str, s: Settings) -> dict:
-    """The agent's keys after fetching its JWKS again — by one process at most per agent and interval
-    (an unknown key id costs an attacker nothing to send); the others read what that one stored."""
-    with transaction() as conn:
-        jwks_uri = agents.claim_jwks_refresh(conn, agent_id, s.jwks_refresh_interval_seconds)
-    if jwks_uri is not None:
-        try:
-            keys = jwks.fetch_jwks(jwks_uri, s.jwks_fetch_timeout_seconds)
-        except jwks.JwksError as exc:
-            log.warning("JWKS refresh of %s failed: %s", agent_id, exc)
-        else:
-            with transaction() as conn:
-                retired = agents.store_jwks(conn, agent_id, keys)
-            log.info("JWKS of %s refreshed: keys %s, retired %s", agent_id, sorted(keys), retired)
-            return keys
-    with transaction() as conn:
-        return agents.active_jwks(conn, agent_id)
 
 
 # Read in pieces, so the whole-body deadline is checked between them, not only per socket read.

@@ -1,1 +1,2 @@
-"""Celery: the app, its tasks (one module per concern) and the beat schedule."""
+"""worker: Celery only — the app the worker and beat run, its signal handlers, thin tasks over services/,
+and beat's schedule."""

@@ -1,8 +1,7 @@
-"""Metrics and log context for Celery, from its signals: nothing in the tasks themselves.
+"""worker: metrics and log context for Celery, from its signals — nothing in the tasks themselves.
 
-- Every publish (web, worker, beat) carries the sender's log context in a message header, so a
-  webhook's request id follows it into the ingest task, the recompute that task queues, and so on.
-- Every task runs with that context, plus what its arguments name (event, campaign, agent).
+- Every task runs with the log context its sender put in the message (queue/app.py), plus what its
+  arguments name (event, campaign, agent).
 - Durations, failures and retries per task; tasks published per task.
 - A worker's parent and beat serve their process group's metrics on a small HTTP port
   (MEDIABUY_WORKER_METRICS_PORT, MEDIABUY_BEAT_METRICS_PORT; 0: off).
@@ -17,11 +16,11 @@ from celery import signals
 
 from .. import logs, metrics
 from ..config import settings
-from .app import INGEST, POLL_AGENT, RECOMPUTE, RUN_CASCADE_AGENT
+from ..queue.app import CONTEXT_HEADER
+from ..queue.names import INGEST, POLL_AGENT, RECOMPUTE, RUN_CASCADE_AGENT
 
 log = logging.getLogger(__name__)
 
-HEADER = "mediabuy_context"
 # What a task's positional arguments are, for its log lines.
 _ARGUMENT_FIELDS = {
     INGEST: ("event_id",),
@@ -38,18 +37,10 @@ def _json_logs(loglevel=None, **_):
     logs.configure_logging()
 
 
-@signals.before_task_publish.connect
-def _carry_context(sender=None, headers=None, body=None, **_):
-    metrics.TASKS_PUBLISHED.labels(sender or "unknown").inc()
-    context = {k: v for k, v in logs.current_context().items() if k in logs.CONTEXT_FIELDS}
-    if headers is not None and context:
-        headers[HEADER] = context
-
-
 @signals.task_prerun.connect
 def _task_started(task_id=None, task=None, args=None, **_):
     logs.clear()
-    context = dict(getattr(task.request, HEADER, None) or {})
+    context = dict(getattr(task.request, CONTEXT_HEADER, None) or {})
     for name, value in zip(_ARGUMENT_FIELDS.get(task.name, ()), args or ()):
         if name is not None:
             context[name] = value

@@ -53,3 +53,26 @@ SET jwks_refreshed_at = now()
 WHERE id = %(agent_id)s AND jwks_uri IS NOT NULL
   AND (jwks_refreshed_at IS NULL OR jwks_refreshed_at < now() - make_interval(secs => %(interval)s))
 RETURNING jwks_uri;
+
+-- name: push_credentials
+-- Per agent: its webhook scheme and, for HMAC or Bearer, its newest active secret's id.
+SELECT a.id, a.inbound_scheme,
+       (SELECT c.id FROM agent_credentials c
+        WHERE c.agent_id = a.id AND c.active AND c.secret_sealed IS NOT NULL AND c.kind = a.inbound_scheme
+        ORDER BY c.id DESC LIMIT 1) AS credential_id
+FROM sales_agents a
+WHERE a.id = ANY(%(agent_ids)s);
+
+-- name: agent_for_calls
+SELECT id, endpoint_uri, protocol, outbound_auth FROM sales_agents WHERE id = %(agent_id)s;
+
+-- name: inbound_credentials
+-- The agent's scheme, its active secrets (sealed: see secretbox.py) and its active public keys, in one
+-- round trip on the webhook path.
+SELECT a.id, a.inbound_scheme,
+       coalesce(array_agg(c.secret_sealed ORDER BY c.id) FILTER (WHERE c.active AND c.secret_sealed IS NOT NULL), '{}') AS sealed_secrets,
+       coalesce(jsonb_object_agg(c.key_id, c.public_jwk) FILTER (WHERE c.active AND c.kind = 'jwk'), '{}') AS public_jwks
+FROM sales_agents a
+LEFT JOIN agent_credentials c ON c.agent_id = a.id
+WHERE a.id = %(agent_id)s
+GROUP BY a.id;

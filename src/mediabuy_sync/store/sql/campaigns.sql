@@ -106,3 +106,77 @@ LIMIT %(limit)s OFFSET %(offset)s;
 SELECT count(*) AS total
 FROM campaigns
 WHERE advertiser_id = %(advertiser_id)s AND (%(status)s::text IS NULL OR status = %(status)s);
+
+-- name: bump_campaign
+-- The campaign's buys changed: its rollup is owed (see campaigns.status_version).
+UPDATE campaigns SET status_version = status_version + 1, updated_at = now() WHERE id = %(campaign_id)s;
+
+-- name: set_campaign_status
+UPDATE campaigns
+SET status = %(status)s, updated_at = now(),
+    executed_at = CASE WHEN %(executed)s THEN coalesce(executed_at, now()) ELSE executed_at END
+WHERE id = %(campaign_id)s;
+
+-- name: update_campaign
+-- Only the fields the request names (a NULL parameter keeps the stored value, except where a
+-- `set_*` flag says the NULL is the new value).
+UPDATE campaigns
+SET name = coalesce(%(name)s, name),
+    budget_total = coalesce(%(budget_total)s, budget_total),
+    currency = coalesce(%(currency)s, currency),
+    daily_cap = CASE WHEN %(set_budget)s THEN %(daily_cap)s ELSE daily_cap END,
+    pacing = CASE WHEN %(set_budget)s THEN %(pacing)s ELSE pacing END,
+    frequency_caps = coalesce(%(frequency_caps)s, frequency_caps),
+    property_list = CASE WHEN %(set_property_list)s THEN %(property_list)s ELSE property_list END,
+    updated_at = now()
+WHERE id = %(campaign_id)s;
+
+-- name: delete_manifest
+DELETE FROM campaign_creatives WHERE campaign_id = %(campaign_id)s;
+
+-- name: update_product_budget
+UPDATE campaign_products SET budget = %(budget)s, pacing_periods = %(pacing_periods)s
+WHERE campaign_id = %(campaign_id)s AND sales_agent_id = %(sales_agent_id)s AND product_id = %(product_id)s;
+
+-- name: advertiser_caps
+SELECT frequency_caps FROM advertisers WHERE id = %(advertiser_id)s;
+
+-- name: upsert_advertiser_caps
+INSERT INTO advertisers (id, frequency_caps) VALUES (%(advertiser_id)s, %(frequency_caps)s)
+ON CONFLICT (id) DO UPDATE SET frequency_caps = EXCLUDED.frequency_caps, updated_at = now();
+
+-- name: campaigns_with_buys_at_agents
+-- The advertiser's campaigns that have a buy an agent holds, locked in id order.
+SELECT c.id FROM campaigns c
+WHERE c.advertiser_id = %(advertiser_id)s
+  AND EXISTS (SELECT 1 FROM media_buys mb WHERE mb.campaign_id = c.id AND mb.status = ANY(%(statuses)s))
+ORDER BY c.id
+FOR UPDATE;
+
+-- name: claim_status_query
+-- At most one live status query per campaign per window; returns nothing while one is too recent.
+UPDATE campaigns
+SET last_status_query_at = now()
+WHERE id = %(campaign_id)s AND advertiser_id = %(advertiser_id)s
+  AND (last_status_query_at IS NULL OR last_status_query_at <= now() - make_interval(secs => %(window)s))
+RETURNING id;
+
+-- name: status_query_retry_after
+SELECT ceil(extract(epoch FROM last_status_query_at + make_interval(secs => %(window)s) - now()))::int AS seconds
+FROM campaigns WHERE id = %(campaign_id)s AND advertiser_id = %(advertiser_id)s;
+
+-- name: insert_buy
+INSERT INTO media_buys (id, campaign_id, sales_agent_id, adcp_media_buy_id, adcp_task_id, status, adcp_status,
+                        status_as_of, poll_due_at, poll_reason)
+VALUES (%(id)s, %(campaign_id)s, %(sales_agent_id)s, %(adcp_media_buy_id)s, %(adcp_task_id)s, %(status)s,
+        %(adcp_status)s, %(status_as_of)s,
+        CASE WHEN %(poll_in)s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %(poll_in)s) END,
+        %(poll_reason)s);
+
+-- name: release_status_query
+-- The live status query could not be started (the broker is down): the client may ask again at once.
+UPDATE campaigns SET last_status_query_at = NULL WHERE id = %(campaign_id)s;
+
+-- name: start_versioning
+-- A campaign made with its buys: version 1, so that the rollup computed next is its first.
+UPDATE campaigns SET status_version = 1 WHERE id = %(id)s;

@@ -1,14 +1,3 @@
--- name: agent_inbound_auth
--- The agent's scheme, its active secrets (sealed: see secretbox.py) and its active public keys, in one
--- round trip on the webhook path.
-SELECT a.id, a.inbound_scheme,
-       coalesce(array_agg(c.secret_sealed ORDER BY c.id) FILTER (WHERE c.active AND c.secret_sealed IS NOT NULL), '{}') AS sealed_secrets,
-       coalesce(jsonb_object_agg(c.key_id, c.public_jwk) FILTER (WHERE c.active AND c.kind = 'jwk'), '{}') AS public_jwks
-FROM sales_agents a
-LEFT JOIN agent_credentials c ON c.agent_id = a.id
-WHERE a.id = %(agent_id)s
-GROUP BY a.id;
-
 -- name: insert_event
 -- A duplicate (same agent, same idempotency_key) inserts nothing and returns the first row.
 WITH inserted AS (

@@ -54,16 +54,58 @@ VALUES ('media_buy', %(id)s, %(from_status)s, %(to_status)s, %(adcp_status)s, %(
 UPDATE campaigns SET status_version = status_version + 1, updated_at = now()
 WHERE id = ANY(%(campaign_ids)s);
 
--- name: insert_buy
-INSERT INTO media_buys (id, campaign_id, sales_agent_id, adcp_media_buy_id, adcp_task_id, status, adcp_status,
-                        status_as_of, poll_due_at, poll_reason)
-VALUES (%(id)s, %(campaign_id)s, %(sales_agent_id)s, %(adcp_media_buy_id)s, %(adcp_task_id)s, %(status)s,
-        %(adcp_status)s, %(status_as_of)s,
-        CASE WHEN %(poll_in)s::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => %(poll_in)s) END,
-        %(poll_reason)s);
+-- name: update_package
+UPDATE packages
+SET budget = coalesce(%(budget)s, budget), pacing = coalesce(%(pacing)s, pacing),
+    bid_price = coalesce(%(bid_price)s, bid_price), updated_at = now()
+WHERE id = %(id)s;
 
--- name: history
-SELECT entity_type, entity_id, from_status, to_status, adcp_status, source, event_id, outcome, as_of, at
-FROM status_changes
-WHERE entity_id = %(id)s
-ORDER BY id;
+-- name: set_buy_overrides
+UPDATE media_buys
+SET creative_ids = CASE WHEN %(set_creative_ids)s THEN %(creative_ids)s ELSE creative_ids END,
+    optimization_goals = CASE WHEN %(set_goals)s THEN %(optimization_goals)s ELSE optimization_goals END,
+    updated_at = now()
+WHERE id = %(id)s;
+
+-- name: record_submission
+-- What the agent's answer to create_media_buy told us; polling starts soon after a submission.
+UPDATE media_buys
+SET adcp_task_id = coalesce(%(task_id)s, adcp_task_id),
+    adcp_media_buy_id = coalesce(adcp_media_buy_id, %(adcp_media_buy_id)s),
+    submitted_at = now(), last_error = NULL,
+    poll_due_at = CASE WHEN %(poll_in)s::float8 IS NULL THEN poll_due_at
+                       ELSE least(coalesce(poll_due_at, 'infinity'), now() + make_interval(secs => %(poll_in)s)) END,
+    poll_reason = CASE WHEN %(poll_in)s::float8 IS NULL THEN poll_reason ELSE 'submitted' END,
+    updated_at = now()
+WHERE id = %(id)s;
+
+-- name: set_last_error
+UPDATE media_buys SET last_error = %(error)s, updated_at = now() WHERE id = %(id)s;
+
+-- name: forget_adcp_ids
+-- A re-execute submits the buy anew: the failed attempt's task and buy ids are not this one's.
+UPDATE media_buys SET adcp_task_id = NULL, adcp_media_buy_id = NULL WHERE id = ANY(%(ids)s) AND status = 'FAILED';
+
+-- name: buy_for_calls
+-- Locked: what the caller decides from the status holds until its transaction ends.
+SELECT id, campaign_id, status, adcp_media_buy_id FROM media_buys WHERE id = %(id)s FOR UPDATE;
+
+-- name: packages_of_buy
+SELECT p.id, p.product_id, p.adcp_package_id, p.status
+FROM packages p
+JOIN media_buys mb ON mb.id = p.media_buy_id
+LEFT JOIN campaign_products cp
+       ON cp.campaign_id = mb.campaign_id AND cp.sales_agent_id = mb.sales_agent_id AND cp.product_id = p.product_id
+WHERE p.media_buy_id = %(id)s
+ORDER BY cp.position NULLS LAST, p.pacing_period_index, p.id;
+
+-- name: learn_package_ids
+UPDATE packages p SET adcp_package_id = m.adcp_id, updated_at = now()
+FROM unnest(%(ids)s::text[], %(adcp_ids)s::text[]) AS m(id, adcp_id)
+WHERE p.id = m.id AND p.media_buy_id = %(media_buy_id)s AND p.adcp_package_id IS DISTINCT FROM m.adcp_id;
+
+-- name: set_package_statuses
+UPDATE packages p SET status = m.status, updated_at = now()
+FROM unnest(%(ids)s::text[], %(statuses)s::text[]) AS m(id, status)
+WHERE p.id = m.id AND p.media_buy_id = %(media_buy_id)s
+  AND p.status <> 'canceled';  -- canceled is final

@@ -1,5 +1,5 @@
 -- What operators read: the gauges /metrics computes at scrape time, and the /ops pages.
--- Every statement here runs under a short statement_timeout (web/ops.py, web/dashboard.py).
+-- Every statement here runs under a short statement_timeout (store/ops.py).
 
 -- name: statement_timeout
 -- SET LOCAL for the rest of this read: give up after that long; and no JIT, whose compilation costs
@@ -129,3 +129,7 @@ FROM generate_series(date_trunc('minute', now()) - interval '59 minutes', date_t
 LEFT JOIN waited w ON w.received_at <= m.minute AND w.done_at > m.minute
 GROUP BY m.minute
 ORDER BY m.minute;
+
+-- name: ping
+-- Readiness: the database answers a statement.
+SELECT 1;

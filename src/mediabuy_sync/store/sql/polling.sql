@@ -20,9 +20,6 @@ FROM due
 WHERE mb.id = due.id AND due.rank <= %(per_agent)s
 RETURNING mb.id, mb.sales_agent_id;
 
--- name: agent_for_calls
-SELECT id, endpoint_uri, protocol, outbound_auth FROM sales_agents WHERE id = %(agent_id)s;
-
 -- name: buys_to_poll
 SELECT id, campaign_id, adcp_media_buy_id, status, adcp_status, last_webhook_at
 FROM media_buys
@@ -61,44 +58,6 @@ SET poll_due_at = coalesce(a.poll_backoff_until, now())
 FROM sales_agents a
 WHERE a.id = %(agent_id)s AND mb.sales_agent_id = a.id AND mb.id = ANY(%(buy_ids)s);
 
--- name: buys_of_agent_polled
-SELECT id FROM media_buys
-WHERE sales_agent_id = %(agent_id)s AND status = ANY(%(polled)s) AND adcp_media_buy_id IS NOT NULL
-ORDER BY id;
-
--- name: buys_of_campaign_polled
-SELECT id, sales_agent_id FROM media_buys
-WHERE campaign_id = %(campaign_id)s AND status = ANY(%(polled)s) AND adcp_media_buy_id IS NOT NULL
-ORDER BY sales_agent_id, id;
-
 -- name: buys_of_campaign
 SELECT id, sales_agent_id, adcp_media_buy_id, status, adcp_status
 FROM media_buys WHERE campaign_id = %(campaign_id)s ORDER BY id;
-
--- name: claim_status_query
--- At most one live status query per campaign per window; returns nothing while one is too recent.
-UPDATE campaigns
-SET last_status_query_at = now()
-WHERE id = %(campaign_id)s AND advertiser_id = %(advertiser_id)s
-  AND (last_status_query_at IS NULL OR last_status_query_at <= now() - make_interval(secs => %(window)s))
-RETURNING id;
-
--- name: status_query_retry_after
-SELECT ceil(extract(epoch FROM last_status_query_at + make_interval(secs => %(window)s) - now()))::int AS seconds
-FROM campaigns WHERE id = %(campaign_id)s AND advertiser_id = %(advertiser_id)s;
-
--- name: create_run
-INSERT INTO sync_runs (kind, target_id, source, total) VALUES (%(kind)s, %(target_id)s, %(source)s, %(total)s)
-RETURNING id;
-
--- name: run_progress
-UPDATE sync_runs SET state = 'running', done = done + %(done)s WHERE id = %(run_id)s;
-
--- name: finish_run
-UPDATE sync_runs SET state = %(state)s, result = %(result)s, finished_at = now(),
-    done = CASE WHEN %(state)s = 'done' THEN total ELSE done END
-WHERE id = %(run_id)s;
-
--- name: get_run
-SELECT id, kind, target_id, source, state, total, done, result, created_at, finished_at
-FROM sync_runs WHERE id = %(run_id)s;

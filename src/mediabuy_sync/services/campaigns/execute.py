@@ -1,0 +1,81 @@
+"""services: execute a campaign — make its media buys at the first execute, then submit every DRAFT or
+FAILED one to its agent with create_media_buy (a re-execute retries only the failed ones)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import psycopg
+
+from ...adcp import requests as adcp
+from ...config import settings
+from ...domain.campaigns import EXECUTABLE_FROM, CampaignStatus
+from ...domain.cascades import SUBMITTABLE
+from ...domain.creatives import creatives_for
+from ...domain.frequency_caps import merged_frequency_caps
+from ...domain.statuses import Status
+from ...store import agents, campaign_state, campaigns, cascades, media_buys
+from ...store.cascades import NewItem
+from .common import Rejected, Started, live_packages, locked, status_rejected
+
+
+def webhook_url(agent_id: str) -> str:
+    """Where an agent posts its webhooks about our buys."""
+    s = settings()
+    base = s.public_base_url.rstrip("/")
+    if not base:
+        host, _, port = s.web_bind.rpartition(":")
+        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '[::]') else host}:{port}"
+    return f"{base}/webhooks/adcp/{agent_id}"
+
+
+def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> Started:
+    """Make the buys at the first execute, then submit every DRAFT or FAILED one (a re-execute
+    retries only the failed ones). A DRAFT campaign is ACTIVE from now on, whatever the agents say."""
+    state = locked(conn, campaign_id, advertiser_id)
+    previous = state.campaign["status"]
+    if previous not in EXECUTABLE_FROM:
+        raise status_rejected("executed", previous, EXECUTABLE_FROM)
+    if not state.buys:
+        if not state.products:
+            raise Rejected(422, "VALIDATION_ERROR", "The campaign selects no products: there is nothing to execute.",
+                           {"products": ["No products selected."]})
+        campaign_state.create_buys(conn, state)
+        state = locked(conn, campaign_id, advertiser_id)
+    in_flight = cascades.buys_being_submitted(conn, campaign_id)
+    targets = [b for b in state.buys if Status(b["status"]) in SUBMITTABLE and b["id"] not in in_flight]
+    if targets and not (state.campaign["flight_start"] and state.campaign["flight_end"]):
+        # a campaign made over buys the agents already had (`mediabuy-sync campaigns create`) has no plan
+        raise Rejected(422, "VALIDATION_ERROR", "The campaign has no flight dates: its media buys can't be submitted.",
+                       {"flightDates": ["Missing."]})
+    now = datetime.now(timezone.utc)
+    caps = merged_frequency_caps(state.campaign["frequency_caps"], campaigns.advertiser_caps(conn, advertiser_id))
+    push = agents.push_credentials(conn, sorted({b["sales_agent_id"] for b in targets}))
+    products = {(p["sales_agent_id"], p["product_id"]): p for p in state.products}
+    brand_domain = settings().brand_domain
+    items = []
+    for buy in targets:
+        agent = push.get(buy["sales_agent_id"]) or {"inbound_scheme": "rfc9421", "credential_id": None}
+        packages = []
+        for p in live_packages(buy):
+            product = products.get((buy["sales_agent_id"], p["product_id"])) or {}
+            packages.append(adcp.NewPackage(
+                package_id=p["id"], product_id=p["product_id"], pricing_option_id=product.get("pricing_option_id"),
+                budget=p["budget"], pacing=p["pacing"], bid_price=p["bid_price"], start=p["start_time"], end=p["end_time"],
+                creative_ids=creatives_for(product.get("formats") or (), state.manifest, buy["creative_ids"])))
+        goals = buy["optimization_goals"] if buy["optimization_goals"] is not None else state.campaign["optimization_goals"]
+        request = adcp.create_media_buy(
+            buy_id=buy["id"], campaign=state.campaign, packages=packages, goals=goals or [], caps=caps,
+            push=adcp.push_notification_config(webhook_url(buy["sales_agent_id"]), buy["id"], agent["inbound_scheme"],
+                                               agent["credential_id"]),
+            brand_domain=brand_domain, now=now)
+        if previous == CampaignStatus.PAUSED:  # a buy (re)submitted under a paused campaign starts paused
+            request["paused"] = True
+        items.append(NewItem(buy["id"], buy["sales_agent_id"], buy["status"], request))
+    media_buys.forget_adcp_ids(conn, [b["id"] for b in targets])
+    new_status = CampaignStatus.ACTIVE if previous == CampaignStatus.DRAFT else previous
+    started = Started(campaign_id, previous, new_status)
+    if items:
+        started.cascade_ids.append(cascades.create(conn, campaign_id, "execute", items))
+    campaigns.set_status(conn, campaign_id, started.new_status, executed=True)
+    return started

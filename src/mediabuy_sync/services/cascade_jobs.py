@@ -1,0 +1,269 @@
+"""services: one sales agent's share of a cascade — send each pending item's request, apply the answers.
+
+The task (worker/tasks.py) runs one job per (cascade, agent), so agents are called in parallel and a
+slow or failing agent holds up only its own items. A job that meets an unreachable, timing-out or
+transiently failing agent asks to be retried (exponential backoff with jitter, a few seconds at
+most); after the last attempt — or at once for an error a retry can't fix — its items fail with the
+error recorded on the item and on the media buy. A job run twice (a redelivery) skips what is done.
+
+Imports the ADCP client, so only worker processes load this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .. import metrics
+from ..adcp import client
+from ..adcp import requests as adcp
+from ..domain.cascades import CASCADE_TASK, SUBMITTABLE, ItemState, is_retryable, retry_countdown
+from ..domain.packages import PackageStatus
+from ..domain.polling import next_poll_in
+from ..domain.reports import CreativeReview, Outcome, Source, StatusReport
+from ..domain.statuses import Status, from_media_buy
+from ..store import campaigns, cascades, media_buys
+from ..store.db import transaction
+from .delivery import apply_reviews
+from .polling import load_agent
+from .status_path import UnknownMediaBuy, apply_report
+
+log = logging.getLogger(__name__)
+
+NOT_READY = "not_ready"  # the agent has not named the buy or its packages yet: worth another attempt
+NOT_CONFIGURED = "not_configured"  # on our side: no webhook secret to register, no such agent
+
+CALLS = {
+    "create_media_buy": client.create_media_buy,
+    "update_media_buy": client.update_media_buy,
+    "sync_creatives": client.sync_creatives,
+}
+
+
+@dataclass
+class JobResult:
+    retry_in: float | None = None  # seconds until the agent's job should run again
+    campaigns_changed: set[str] = field(default_factory=set)
+    finished: str | None = None  # the cascade's final state, when this job finished it
+
+
+@dataclass
+class Attempt:
+    error: client.AgentCallError | None = None
+    attempts: int = 0
+    campaigns_changed: set[str] = field(default_factory=set)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _stamp() -> str:
+    return _now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def run_job(cascade_id: int, agent_id: str, max_attempts: int, timeout: float) -> JobResult:
+    """Process the agent's pending items of the cascade once."""
+    with transaction() as conn:
+        items = cascades.pending_items(conn, cascade_id, agent_id)
+    result = JobResult()
+    if items:
+        agent = load_agent(agent_id)
+        if agent is None:
+            error = client.AgentCallError(NOT_CONFIGURED, f"sales agent {agent_id!r} is not registered")
+            attempts = [Attempt(error, max_attempts) for _ in items]
+        else:
+            async def every_item():  # gathered on the client's own event loop
+                return await asyncio.gather(*(_attempt(agent, cascade_id, item, max_attempts, timeout)
+                                              for item in items))
+
+            attempts = client.run(every_item())
+        retrying = []
+        for item, attempt in zip(items, attempts):
+            result.campaigns_changed |= attempt.campaigns_changed
+            if attempt.error is None:
+                continue
+            if is_retryable(attempt.error.kind, attempt.error.adcp_error) and attempt.attempts < max_attempts:
+                retrying.append((item, attempt))
+            else:
+                result.campaigns_changed |= _give_up(cascade_id, agent_id, item, attempt)
+        if retrying:
+            result.retry_in = retry_countdown(max(a.attempts for _, a in retrying))
+            with transaction() as conn:
+                for item, _ in retrying:
+                    cascades.append_log(conn, cascade_id, item["media_buy_id"],
+                                        [f"{_stamp()} retrying in {result.retry_in:.2f} s"])
+            return result
+    with transaction() as conn:
+        result.finished = cascades.finish_if_complete(conn, cascade_id)
+    if result.finished:
+        log.info("cascade %s %s", cascade_id, result.finished)
+    return result
+
+
+async def _attempt(agent: client.Agent, cascade_id: int, item: dict, max_attempts: int, timeout: float) -> Attempt:
+    buy_id, task = item["media_buy_id"], CASCADE_TASK[item["kind"]]
+    with transaction() as conn:
+        number = cascades.count_attempt(conn, cascade_id, buy_id)
+    if number is None:
+        return Attempt()  # done meanwhile: a concurrent run of this job finished it
+    lines = [f"{_stamp()} attempt {number}/{max_attempts}: {task} to {agent.endpoint_uri}"]
+    started = time.monotonic()
+    try:
+        request = await _resolved(agent, cascade_id, item, timeout)
+        with transaction() as conn:
+            sendable = _with_secret(conn, agent.id, request)
+        sent_at = _now()
+        answer = await CALLS[task](agent, sendable, timeout)
+        parsed = adcp.read_create_answer(answer) if task == "create_media_buy" else None
+    except (client.AgentCallError, ValueError) as exc:
+        error = exc if isinstance(exc, client.AgentCallError) else client.AgentCallError(client.BAD_RESPONSE, str(exc))
+        lines.append(f"{_stamp()} {error.kind}: {error.message} ({time.monotonic() - started:.2f} s)")
+        with transaction() as conn:
+            cascades.record_error(conn, cascade_id, buy_id, {**error.as_dict(), "attempts": number, "at": _stamp()})
+            cascades.append_log(conn, cascade_id, buy_id, lines)
+        log.warning("cascade %s %s to %s for %s, attempt %s: %s", cascade_id, task, agent.id, buy_id, number, error)
+        return Attempt(error, number)
+    status = (answer.get("data") or {}).get("status") or answer.get("status")
+    lines.append(f"{_stamp()} answered {status} ({time.monotonic() - started:.2f} s)")
+    changed: set[str] = set()
+    with transaction() as conn:
+        if cascades.item_done(conn, cascade_id, buy_id, answer):
+            metrics.CASCADE_ITEMS.labels(item["kind"], ItemState.DONE).inc()
+            changed = _apply(conn, agent.id, item, request, answer, parsed, sent_at)
+        cascades.append_log(conn, cascade_id, buy_id, lines)
+    return Attempt(None, number, changed)
+
+
+async def _resolved(agent: client.Agent, cascade_id: int, item: dict, timeout: float) -> dict:
+    """The item's request with the agent's ids for our buy and packages (learnt from get_media_buys if
+    the agent has not told us its package ids yet), stored so that later attempts send the same."""
+    request = item["request"]
+    if item["kind"] == "execute":
+        return request
+    buy_id = item["media_buy_id"]
+    with transaction() as conn:
+        buy = media_buys.for_calls(conn, buy_id)
+        packages = media_buys.packages_of_buy(conn, buy_id)
+    if not buy["adcp_media_buy_id"]:
+        raise client.AgentCallError(NOT_READY, "the agent has not named this media buy yet")
+    known = {p["id"]: p["adcp_package_id"] for p in packages if p["adcp_package_id"]}
+    ours = {p["id"] for p in packages}
+    missing = [ref for ref in adcp.package_refs(request) if ref in ours and ref not in known]
+    if missing:
+        polled = await client.get_media_buys(agent, [buy["adcp_media_buy_id"]], timeout)
+        theirs = [p for b in polled if b.adcp_media_buy_id == buy["adcp_media_buy_id"] for p in b.packages]
+        learnt = adcp.match_packages([(p["id"], p["product_id"]) for p in packages], theirs)
+        with transaction() as conn:
+            media_buys.learn_package_ids(conn, buy_id, learnt)
+        known.update(learnt)
+        still = [ref for ref in missing if ref not in known]
+        if still:
+            raise client.AgentCallError(NOT_READY, f"the agent has not named packages {', '.join(still)} yet")
+    resolved = adcp.with_agent_ids(request, buy["adcp_media_buy_id"], known)
+    if resolved != request:
+        with transaction() as conn:
+            cascades.store_request(conn, cascade_id, buy_id, resolved)
+    return resolved
+
+
+def _with_secret(conn, agent_id: str, request: dict) -> dict:
+    """The request as sent: a push config's credential reference replaced by the secret itself (the
+    newest active one if the referenced one was retired meanwhile)."""
+    push = request.get("push_notification_config") or {}
+    auth = push.get("authentication") or {}
+    ref = auth.get("credentials")
+    if not isinstance(ref, dict):
+        return request
+    secret = cascades.credential_secret(conn, ref.get(adcp.CREDENTIAL_REF)) if ref.get(adcp.CREDENTIAL_REF) else None
+    if secret is None:
+        kind = "hmac-sha256" if auth.get("schemes") == ["HMAC-SHA256"] else "bearer"
+        newest = cascades.newest_secret(conn, agent_id, kind)
+        if newest is None:
+            raise client.AgentCallError(NOT_CONFIGURED, f"agent {agent_id} has no active {kind} secret to sign webhooks with")
+        secret = newest["secret"]
+    return {**request, "push_notification_config": {**push, "authentication": {**auth, "credentials": secret}}}
+
+
+def _apply(conn, agent_id: str, item: dict, request: dict, answer: dict, parsed: adcp.CreateAnswer | None,
+           sent_at: datetime) -> set[str]:
+    """What a successful answer changes here; returns the campaigns whose buys changed status."""
+    buy_id, task = item["media_buy_id"], CASCADE_TASK[item["kind"]]
+    media_buys.set_last_error(conn, buy_id, None)
+    report = None
+    if task == "create_media_buy":
+        media_buys.record_submission(conn, buy_id, parsed.task_id, parsed.adcp_media_buy_id,
+                                next_poll_in(parsed.status, None, "submitted"))
+        if parsed.packages:
+            ours = [(p["id"], p["product_id"]) for p in media_buys.packages_of_buy(conn, buy_id)]
+            media_buys.learn_package_ids(conn, buy_id, adcp.match_packages(ours, parsed.packages))
+        # as of the moment we sent it: any webhook the agent sent since is newer and wins
+        report = StatusReport(parsed.adcp_media_buy_id, buy_id, parsed.task_id, parsed.status, parsed.adcp_status, sent_at)
+    elif task == "update_media_buy":
+        media_buys.set_package_statuses(conn, buy_id, _package_statuses(conn, buy_id, request))
+        answered = adcp.answered_buy_status(answer)
+        if answered:
+            report = StatusReport(item["adcp_media_buy_id"] or request.get("media_buy_id"), buy_id, None,
+                                  from_media_buy(answered), answered, _now())
+    else:
+        reviews = [CreativeReview(c["creative_id"], c.get("action"), c.get("status"), tuple(c.get("assigned_to") or ()),
+                                  tuple(c.get("errors") or ())) for c in (answer.get("data") or {}).get("creatives") or ()]
+        apply_reviews(conn, [buy_id], reviews, _now(), None)
+    if report is None:
+        return set()
+    applied = apply_report(conn, agent_id, report, source=Source.API)
+    if applied.outcome == Outcome.APPLIED:
+        campaigns.bump(conn, applied.campaign_id)
+        return {applied.campaign_id}
+    return set()
+
+
+def _package_statuses(conn, buy_id: str, request: dict) -> dict[str, str]:
+    """Our packages' statuses after an accepted update: paused, resumed or canceled, by package or
+    for the whole buy."""
+    by_agent_id = {p["adcp_package_id"]: p["id"] for p in media_buys.packages_of_buy(conn, buy_id) if p["adcp_package_id"]}
+    statuses = {}
+    if request.get("canceled"):
+        statuses = {pid: PackageStatus.CANCELED for pid in by_agent_id.values()}
+    elif "paused" in request:
+        statuses = {pid: _paused_or_active(request["paused"]) for pid in by_agent_id.values()}
+    for package in request.get("packages") or ():
+        pid = by_agent_id.get(package.get("package_id"), package.get("package_id"))
+        if package.get("canceled"):
+            statuses[pid] = PackageStatus.CANCELED
+        elif "paused" in package:
+            statuses[pid] = _paused_or_active(package["paused"])
+    return statuses
+
+
+def _paused_or_active(paused: bool) -> PackageStatus:
+    return PackageStatus.PAUSED if paused else PackageStatus.ACTIVE
+
+
+def _give_up(cascade_id: int, agent_id: str, item: dict, attempt: Attempt) -> set[str]:
+    """The item fails: its error on the item and on the buy; a buy whose create failed is FAILED."""
+    buy_id, error = item["media_buy_id"], attempt.error
+    recorded = {**error.as_dict(), "attempts": attempt.attempts, "at": _stamp()}
+    changed: set[str] = set()
+    with transaction() as conn:
+        if cascades.item_failed(conn, cascade_id, buy_id, recorded):
+            metrics.CASCADE_ITEMS.labels(item["kind"], ItemState.FAILED).inc()
+            media_buys.set_last_error(conn, buy_id, recorded)
+            buy = media_buys.for_calls(conn, buy_id)
+            # Not if a webhook moved the buy on meanwhile: then the agent got the create after all.
+            if item["kind"] == "execute" and Status(buy["status"]) in SUBMITTABLE:
+                report = StatusReport(buy["adcp_media_buy_id"], buy_id, None, Status.FAILED, None, _now())
+                try:
+                    applied = apply_report(conn, agent_id, report, source=Source.API)
+                except UnknownMediaBuy:
+                    applied = None
+                if applied is not None and applied.outcome == Outcome.APPLIED:
+                    campaigns.bump(conn, applied.campaign_id)
+                    changed.add(applied.campaign_id)
+        cascades.append_log(conn, cascade_id, buy_id, [
+            f"{_stamp()} gave up after {attempt.attempts} attempt(s): {error.kind}: {error.message}"])
+    log.warning("cascade %s: %s failed for good: %s", cascade_id, buy_id, error)
+    return changed

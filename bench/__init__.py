@@ -1,1 +1,1 @@
-"""Performance benchmarks of mediabuy-sync: `bench/run [--quick] [name…]` (see README, Performance)."""
+"""Performance benchmarks of mediabuy-sync: `bench/run [--quick] [name…]` (see docs/performance.md)."""

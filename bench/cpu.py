@@ -1,5 +1,5 @@
-"""CPU time by program over a stretch of a benchmark: which process saturates first (README,
-Performance). Read from /proc: every process's utime + stime, grouped by its command name."""
+"""CPU time by program over a stretch of a benchmark: which process saturates first (docs/scaling.md).
+Read from /proc: every process's utime + stime, grouped by its command name."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The benchmarks' own world: a database `mediabuy_bench_<pid>` and a Redis namespace of their own
-(dropped at the end), and our real processes started from their Procfile lines, as the README runs them.
+(dropped at the end), and our real processes started from their Procfile lines, as ./dev up runs them.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def _num(value: float | None) -> str:
 
 
 def table(figures: list[Figure]) -> str:
-    """A Markdown table (it goes into the README as it is)."""
+    """A Markdown table (it goes into docs/performance.md as it is, between its bench-table markers)."""
     rows = ["| Benchmark | Figure | Target | Measured | Ratio | Result |", "|---|---|---|---|---|---|"]
     for f in figures:
         target = f"{f.check} {_num(f.target)} {f.unit}".strip() if f.check != "info" else "—"

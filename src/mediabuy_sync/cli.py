@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     secrets_cmd.add_parser("rotate", help="re-seal every agent secret with the first key of MEDIABUY_SECRETS_KEY").set_defaults(
         func=_secrets_rotate)
 
-    sub.add_parser("config-table", help="the settings as the README's Markdown table").set_defaults(func=_config_table)
+    sub.add_parser("config-table", help="the settings as docs/configuration.md's Markdown table").set_defaults(func=_config_table)
     from .sim.cli import add_simulate_agent_parser  # stdlib only; the ADCP SDK loads when it runs
 
     add_simulate_agent_parser(sub)

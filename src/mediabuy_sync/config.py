@@ -1,6 +1,6 @@
 """Every setting, read from the environment in one place.
 
-SETTINGS is the single list: the README's configuration table is generated from it.
+SETTINGS is the single list: the configuration table of docs/configuration.md is generated from it.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Settings:
     recompute_min_interval_seconds: float
     retry_after_seconds: int
     log_level: str
+    log_format: str
     poll_sweep_interval_seconds: float
     poll_pages_per_agent: int
     poll_agents_per_task: int
@@ -70,20 +71,20 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("redis_namespace", "MEDIABUY_REDIS_NAMESPACE", "mediabuy:", "Prefix of every Redis key and queue we use, so several deployments can share one Redis."),
     ("webhook_max_body_bytes", "MEDIABUY_WEBHOOK_MAX_BODY_BYTES", "1048576", "Largest webhook body accepted (413 above)."),
     ("webhook_body_timeout_seconds", "MEDIABUY_WEBHOOK_BODY_TIMEOUT_SECONDS", "10", "A webhook body must arrive within this many seconds (and no read may wait longer): 408 otherwise, so a slow sender cannot hold a web thread."),
-    ("webhook_rate_per_agent", "MEDIABUY_WEBHOOK_RATE_PER_AGENT", "200", "Webhooks per second one agent may send to one web process (a token bucket, counted after the signature verifies; 429 with `Retry-After` above). The tier-wide limit is this times the web processes (`MEDIABUY_WEB_WORKERS` × instances): 400/s per instance by default, as with the earlier 4 processes × 100."),
+    ("webhook_rate_per_agent", "MEDIABUY_WEBHOOK_RATE_PER_AGENT", "200", "Webhooks per second one agent may send to one web process (a token bucket, counted after the signature verifies; 429 with `Retry-After` above). The tier-wide limit is this times the web processes (`MEDIABUY_WEB_WORKERS` × instances): 400/s per instance with the defaults. Change it with the number of web processes, or when an agent legitimately sends more (or should send less)."),
     ("webhook_burst_per_agent", "MEDIABUY_WEBHOOK_BURST_PER_AGENT", "1000", "Webhooks one agent may send at once to one web process above its rate (the bucket's size)."),
-    ("webhook_drain_window_seconds", "MEDIABUY_WEBHOOK_DRAIN_WINDOW_SECONDS", "0.005", "Each web process asks Redis for an inbox drain at most once per this many seconds: the first commit at once, those within the window by one request at its end (web/drain_requests.py); an event waits at most this much longer for its drain. 0: after every webhook. Accepted/s with 0 / 0.005 / 0.02: ~1,200 / ~1,240 / ~1,260; e2e p50 18.8 ms with 0, 25.2 ms with 0.02 (a slow hour of this machine)."),
-    ("webhook_batch_wait_seconds", "MEDIABUY_WEBHOOK_BATCH_WAIT_SECONDS", "0.001", "Group commit of webhooks (web/group_commit.py): the first webhook of a web process to reach its insert waits this long for the process's other threads, then one statement commits them all; each answers after that commit. 0: no wait (those arriving during a statement still share the next). Accepted/s on 2 cores with 2 × 8 threads: 0-38 % more than one insert per webhook with 4 × 2 (medians 677 / 550 in a slow hour), PostgreSQL's CPU at the same rate about a third less (bench.profile_web)."),
+    ("webhook_drain_window_seconds", "MEDIABUY_WEBHOOK_DRAIN_WINDOW_SECONDS", "0.005", "Each web process asks Redis for an inbox drain at most once per this many seconds: the first commit at once, those within the window by one request at its end (queue/drain_requests.py), so an event waits at most this much longer for its drain. 0: a request after every webhook (one Redis command per webhook). A longer window saves Redis commands under heavy load and adds up to that much to each status change's latency."),
+    ("webhook_batch_wait_seconds", "MEDIABUY_WEBHOOK_BATCH_WAIT_SECONDS", "0.001", "Group commit of webhooks (services/group_commit.py): the first webhook of a web process to reach its insert waits this long for the process's other threads, then one statement commits them all; each answers after that commit. 0: no wait (those arriving during a statement still share the next). It pays only with several threads per process (`MEDIABUY_WEB_THREADS`); a longer wait makes larger batches and adds that much to every webhook's answer."),
     ("secrets_key", "MEDIABUY_SECRETS_KEY", "", "Fernet key(s) encrypting agent HMAC secrets and Bearer tokens at rest, comma-separated: the first encrypts, every one decrypts (rotation: prepend a new key, then `mediabuy-sync secrets rotate`). Every process needs it and refuses to start without it; `mediabuy-sync services up` (and so `./dev`) makes one in `.local/secrets.key` when unset."),
     ("hmac_tolerance_seconds", "MEDIABUY_HMAC_TOLERANCE_SECONDS", "300", "Legacy HMAC webhooks: how far X-AdCP-Timestamp may be from now."),
     ("public_base_url", "MEDIABUY_PUBLIC_BASE_URL", "", "The scheme and host agents post webhooks to (e.g. `https://hooks.example.com`): execute registers `<this>/webhooks/adcp/<agent_id>` with each agent, and RFC 9421 verification takes the signed URL to be this plus the path and query received. Empty: `http://` + `MEDIABUY_BIND` for the first, the URL as received for the second."),
     ("jwks_refresh_interval_seconds", "MEDIABUY_JWKS_REFRESH_INTERVAL_SECONDS", "30", "RFC 9421: a webhook signed with an unknown key id fetches the agent's JWKS again at most once per this many seconds per agent, across all web processes."),
     ("jwks_fetch_timeout_seconds", "MEDIABUY_JWKS_FETCH_TIMEOUT_SECONDS", "3", "Timeout of one JWKS fetch (64 KiB at most, no redirects)."),
     ("nonce_purge_interval_seconds", "MEDIABUY_NONCE_PURGE_INTERVAL_SECONDS", "60", "How often beat deletes RFC 9421 nonces whose signatures have expired."),
-    ("db_pool_max", "MEDIABUY_DB_POOL_MAX", "4", "PostgreSQL connections per process."),
+    ("db_pool_max", "MEDIABUY_DB_POOL_MAX", "4", "PostgreSQL connections per process (each web process, worker process and beat): the total is this times the processes, which must stay under the server's `max_connections`."),
     ("db_connect_timeout_seconds", "MEDIABUY_DB_CONNECT_TIMEOUT_SECONDS", "2", "Connect timeout to PostgreSQL."),
     ("db_pool_timeout_seconds", "MEDIABUY_DB_POOL_TIMEOUT_SECONDS", "3", "How long a request waits for a PostgreSQL connection before answering 503."),
-    ("broker_socket_timeout_seconds", "MEDIABUY_BROKER_SOCKET_TIMEOUT_SECONDS", "0.5", "Socket timeouts towards Redis when the web enqueues (and for the coalescing keys); a failed enqueue is made good by the next webhook's drain or by the inbox sweeper."),
+    ("broker_socket_timeout_seconds", "MEDIABUY_BROKER_SOCKET_TIMEOUT_SECONDS", "0.5", "Socket timeouts towards Redis: the web's enqueues and drain requests, the coalescing keys and poll in-flight marks, and the Redis checks of /readyz and /metrics. A failed enqueue is made good by the next webhook's drain or by the inbox sweeper. Raise it only for a Redis that is far away (many milliseconds per round trip)."),
     ("inbox_stale_after_seconds", "MEDIABUY_INBOX_STALE_AFTER_SECONDS", "60", "A received event not processed after this long is enqueued again by the sweeper."),
     ("inbox_sweep_interval_seconds", "MEDIABUY_INBOX_SWEEP_INTERVAL_SECONDS", "30", "How often beat runs the inbox sweeper."),
     ("rollup_sweep_interval_seconds", "MEDIABUY_ROLLUP_SWEEP_INTERVAL_SECONDS", "30", "How often beat recomputes campaigns whose rollup fell behind."),
@@ -92,7 +93,8 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("recompute_every_change", "MEDIABUY_RECOMPUTE_EVERY_CHANGE", "0", "1: every applied change queues a recompute of its campaign, no coalescing (the worker benchmark's baseline; never in production)."),
     ("recompute_min_interval_seconds", "MEDIABUY_RECOMPUTE_MIN_INTERVAL_SECONDS", "0.2", "A campaign's surfaced status is recomputed at most once per this many seconds: a change to a quiet campaign is recomputed at once, changes to a busy one within the interval are folded into one recompute at its end."),
     ("retry_after_seconds", "MEDIABUY_RETRY_AFTER_SECONDS", "5", "Retry-After sent with 503 when PostgreSQL is unreachable."),
-    ("log_level", "MEDIABUY_LOG_LEVEL", "INFO", "Log level of every process."),
+    ("log_level", "MEDIABUY_LOG_LEVEL", "INFO", "Log level of every process (DEBUG, INFO, WARNING, ERROR). DEBUG also shows the libraries' routine lines that the text format leaves out."),
+    ("log_format", "MEDIABUY_LOG_FORMAT", "json", "How log lines look. `json`: one JSON object per line, for log collectors (containers, tests and production keep it). `text`: one short line per record for a person at a terminal (time, process, level, message, the ids), without the libraries' routine per-task and per-request INFO lines; `./dev up` sets it unless you do."),
     ("poll_sweep_interval_seconds", "MEDIABUY_POLL_SWEEP_INTERVAL_SECONDS", "5", "How often beat looks for media buys due a fallback poll."),
     ("poll_pages_per_agent", "MEDIABUY_POLL_PAGES_PER_AGENT", "2", "Pages of 100 buys polled per agent per sweep: the per-agent concurrency limit."),
     ("poll_agents_per_task", "MEDIABUY_POLL_AGENTS_PER_TASK", "25", "Agents one poll task polls at once (each agent's pages one after another): the calls mostly wait on the agents, so one worker slot keeps many in flight. A hanging agent holds its task's slot for one call timeout."),
@@ -106,11 +108,11 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("admin_token", "MEDIABUY_ADMIN_TOKEN", "", "Bearer token of the /admin endpoints; empty: they answer 403."),
     ("web_bind", "MEDIABUY_BIND", "127.0.0.1:8000", "Where gunicorn listens."),
     ("web_workers", "MEDIABUY_WEB_WORKERS", "2", "gunicorn worker processes: one per core."),
-    ("web_threads", "MEDIABUY_WEB_THREADS", "8", "Threads per gunicorn worker. Eight let webhooks share their commits (`MEDIABUY_WEBHOOK_BATCH_WAIT_SECONDS`): accepted/s on 2 cores, 16 connections, 2 processes × 8 threads 583-860 against 4 × 2 487-672 in a slow hour (bench.profile_web, alternating; 3 × 6 595-698, 3 × 8 757-838)."),
+    ("web_threads", "MEDIABUY_WEB_THREADS", "8", "Threads per gunicorn worker: requests in flight per process. Several threads let the webhooks a process receives together share one commit (`MEDIABUY_WEBHOOK_BATCH_WAIT_SECONDS`); the measurements behind the default are in bench/NOTES.md."),
     ("web_limit_request_line", "MEDIABUY_WEB_LIMIT_REQUEST_LINE", "8190", "Longest request line gunicorn accepts, in bytes (414 above)."),
     ("web_limit_request_fields", "MEDIABUY_WEB_LIMIT_REQUEST_FIELDS", "100", "Most request headers gunicorn accepts (431 above)."),
     ("web_limit_request_field_size", "MEDIABUY_WEB_LIMIT_REQUEST_FIELD_SIZE", "8190", "Largest request header gunicorn accepts, in bytes (431 above)."),
-    ("access_log", "MEDIABUY_ACCESS_LOG", "", "gunicorn access log target (`-` for stderr; empty: none)."),
+    ("access_log", "MEDIABUY_ACCESS_LOG", "", "gunicorn access log target (`-` for stderr; empty: none). Off by default: a line per request costs the web CPU under load; turn it on to see every request."),
     ("worker_metrics_port", "MEDIABUY_WORKER_METRICS_PORT", "0", "Port on which a Celery worker's parent serves the Prometheus metrics of it and its pool processes (`/metrics`); 0: not served. The web serves its own at `/metrics`."),
     ("beat_metrics_port", "MEDIABUY_BEAT_METRICS_PORT", "0", "Port on which beat serves its Prometheus metrics (tasks it sent); 0: not served."),
     ("metrics_bind", "MEDIABUY_METRICS_BIND", "127.0.0.1", "Address the worker's and beat's metrics ports listen on (`0.0.0.0` in a container)."),
@@ -136,7 +138,7 @@ def settings() -> Settings:
 
 
 def markdown_table() -> str:
-    """The README's configuration reference, generated so that it cannot drift from SETTINGS."""
+    """docs/configuration.md's table, generated so that it cannot drift from SETTINGS."""
     lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
     lines += [f"| `{env}` | `{default}` | {meaning} |" for _, env, default, meaning in SETTINGS]
     return "\n".join(lines)

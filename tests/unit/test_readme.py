@@ -1,11 +1,10 @@
-"""The README says what the code does: its two commands, its configuration table."""
+"""The README says what the code does: its quick start is two commands, and CI runs the second.
+(The pages under docs/: test_docs.py.)"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-
-from mediabuy_sync.config import markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -21,8 +20,3 @@ def test_quick_start_is_exactly_two_commands_and_ci_runs_the_second():
     commands = quick_start_commands()
     assert len(commands) == 2, commands
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
-
-
-def test_the_configuration_table_is_generated_from_config():
-    table = re.search(r"<!-- config-table -->\n(.*?)\n<!-- /config-table -->", README, re.S).group(1)
-    assert table == markdown_table()

@@ -99,6 +99,34 @@ def render(campaign: dict) -> str:
     return "\n".join(lines)
 
 
+# Under ./dev up the demo's lines share the terminal with every process's log lines: each view of the
+# campaign opens with a rule, and each step with a heading, so they stand out.
+RULE_WIDTH = 100
+
+
+def banner(text: str) -> str:
+    """`== text ======…`: a step of the demo."""
+    return f"== {text} ".ljust(RULE_WIDTH, "=")
+
+
+def answer_summary(code: int, answer) -> str:
+    """An action's answer in a line: the status change, the buys done / failed / pending, the cascade."""
+    data = (answer or {}).get("data") if isinstance(answer, dict) else None
+    if code >= 300 or not isinstance(data, dict):
+        return f"{code} {json.dumps(answer)}"
+    parts = [f"{code}: campaign {data.get('previousStatus', '?')} → {data.get('newStatus', '?')}"]
+    if "totalMediaBuys" in data:
+        parts.append(f"{data.get('successCount', 0)} of {data['totalMediaBuys']} buys done, "
+                     f"{data.get('failureCount', 0)} failed, {data.get('pendingCount', 0)} pending")
+    cascade = data.get("cascade")
+    if cascade:
+        parts.append(f"cascade {cascade.get('cascadeId')} ({cascade.get('kind')}) {cascade.get('state')}: "
+                     f"{cascade.get('succeeded', 0)} of {cascade.get('total', 0)} calls succeeded")
+    for error in data.get("errors") or ():
+        parts.append(f"error on {error.get('mediaBuyId')} ({error.get('salesAgentId')}): {error.get('message')}")
+    return "; ".join(parts)
+
+
 def watch(base: str, key: str, campaign_id: str, seconds: float, until=None) -> dict:
     """Print the campaign whenever it changes, for `seconds` or until `until(campaign)` holds."""
     shown, deadline = None, time.monotonic() + seconds
@@ -107,7 +135,7 @@ def watch(base: str, key: str, campaign_id: str, seconds: float, until=None) -> 
         campaign = answer["data"]
         view = render(campaign)
         if view != shown:
-            print(f"[{datetime.now():%H:%M:%S}]\n{view}", flush=True)
+            print(f"-- {datetime.now():%H:%M:%S} campaign view ".ljust(RULE_WIDTH, "-") + f"\n{view}", flush=True)
             shown = view
         if (until and until(campaign)) or time.monotonic() > deadline:
             return campaign
@@ -123,7 +151,7 @@ def run(args) -> int:
     if args.stay:  # under honcho, a process that exits stops them all: the demo keeps its place
         import signal
 
-        print("demo: done; the service keeps running (Ctrl-C stops it)", flush=True)
+        print(banner("demo: done; the service keeps running (Ctrl-C stops it)"), flush=True)
         signal.pause()
     return code
 
@@ -145,19 +173,22 @@ def _run(args) -> int:
         print(f"demo: creating the campaign failed: {code} {created}", file=sys.stderr)
         return 1
     campaign_id = created["data"]["campaignId"]
-    print(f"demo: created {campaign_id} (DRAFT); executing it over {len(DEMO_AGENTS)} agents", flush=True)
+    print(banner(f"demo: created {campaign_id} (DRAFT); executing it over {len(DEMO_AGENTS)} agents"), flush=True)
     code, executed = _request("POST", f"{base}/api/v2/buyer/campaigns/{campaign_id}/execute", {"debug": False}, key)
-    print(f"demo: execute → {code} {json.dumps(executed.get('data') if executed else executed)}", flush=True)
+    print(f"demo: execute → {answer_summary(code, executed)}", flush=True)
 
     def settled(c):
         return all(b["status"] not in ("DRAFT", "PENDING_APPROVAL") for b in c["mediaBuys"])
 
     watch(base, key, campaign_id, args.settle_seconds, settled)
+    print(banner("demo: pausing the campaign"), flush=True)
     code, paused = _request("POST", f"{base}/api/v2/buyer/campaigns/{campaign_id}/pause", {}, key)
-    print(f"demo: pause → {code} {json.dumps(paused.get('data') if paused else paused)}", flush=True)
+    print(f"demo: pause → {answer_summary(code, paused)}", flush=True)
     watch(base, key, campaign_id, 15, lambda c: all(b["status"] != "ACTIVE" for b in c["mediaBuys"]))
+    print(banner("demo: reactivating the campaign"), flush=True)
     code, reactivated = _request("POST", f"{base}/api/v2/buyer/campaigns/{campaign_id}/reactivate", {}, key)
-    print(f"demo: reactivate → {code} {json.dumps(reactivated.get('data') if reactivated else reactivated)}", flush=True)
+    print(f"demo: reactivate → {answer_summary(code, reactivated)}", flush=True)
+    print(banner(f"demo: watching the campaign for {args.watch_seconds:.0f} s (delivery reports, polls)"), flush=True)
     watch(base, key, campaign_id, args.watch_seconds)
     return 0
 

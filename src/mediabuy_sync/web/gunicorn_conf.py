@@ -9,7 +9,7 @@ from gunicorn import glogging, util
 # anywhere, here in the master, so every worker forked from it writes into the same one.
 from mediabuy_sync import metrics
 from mediabuy_sync.config import settings
-from mediabuy_sync.logs import GUNICORN_LOGCONFIG
+from mediabuy_sync.logs import GUNICORN_LOGCONFIG, make_formatter
 from mediabuy_sync.store.secretbox import require_key
 
 _s = settings()
@@ -49,10 +49,12 @@ def _write_json_error(sock, status_int, reason, mesg):
 # master, before they fork.
 util.write_error = _write_json_error
 
-# gunicorn's own lines (master, worker lifecycle, access log) as JSON, like the app's.
+# gunicorn's own lines (master, worker lifecycle, access log) in the app's format (MEDIABUY_LOG_FORMAT:
+# GUNICORN_LOGCONFIG's formatter is logs.make_formatter, called when gunicorn configures its logging).
 # gunicorn merges this over its defaults, whose root logger names a "console" handler this config
 # replaces: the root must be given too (create_app() sets the root's handler itself).
 logconfig_dict = {"root": {"level": "INFO", "handlers": []}, **GUNICORN_LOGCONFIG}
+make_formatter()  # an unknown MEDIABUY_LOG_FORMAT stops the start here, saying so (gunicorn's dictConfig wouldn't)
 
 
 class _Logger(glogging.Logger):

@@ -9,8 +9,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from .adcp.signatures import BEARER_SCHEME, HMAC_MIN_SECRET_BYTES, HMAC_SCHEME, RFC9421_SCHEME
+from .adcp.signatures import BEARER_SCHEME, HMAC_SCHEME, RFC9421_SCHEME
 from .config import settings
+from .store.agents import AUTH_HEADERS
 
 
 def _db_upgrade(args) -> int:
@@ -42,44 +43,70 @@ def _services_down(args) -> int:
     return 0
 
 
-def _agents_add(args) -> int:
-    from .store import agents
-    from .store.db import transaction
+def _token(value: str | None) -> str | None:
+    """A token given as `-` is read from standard input (so it stays out of the shell's history)."""
+    return sys.stdin.readline().strip() if value == "-" else value
 
-    if args.scheme == RFC9421_SCHEME or args.jwks_uri:
-        return _agents_add_rfc9421(args)
-    secret = args.secret or secrets.token_urlsafe(32)
-    if args.scheme == HMAC_SCHEME and len(secret.encode()) < HMAC_MIN_SECRET_BYTES:
-        print(f"error: an HMAC secret must be at least {HMAC_MIN_SECRET_BYTES} bytes", file=sys.stderr)
+
+def _agents_add(args) -> int:
+    """Register a sales agent: how it signs its webhooks to us, and how we call it."""
+    from .services import agents
+
+    try:
+        answer = agents.register(args.id, args.endpoint, name=args.name, protocol=args.protocol, scheme=args.scheme,
+                                 secret=args.secret, jwks_uri=args.jwks_uri, auth_token=_token(args.auth_token),
+                                 auth_header=args.auth_header, account_mode=args.accounts.replace("-", "_"))
+    except agents.AgentError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    with transaction() as conn:
-        agents.add_agent(conn, args.id, args.name or args.id, args.endpoint, args.scheme, args.protocol)
-        agents.add_secret(conn, args.id, args.scheme, secret)
-    print(json.dumps({"agent_id": args.id, "scheme": args.scheme, "secret": secret,
-                      "webhook_path": f"/webhooks/adcp/{args.id}"}))
+    print(json.dumps(answer))
     return 0
 
 
-def _agents_add_rfc9421(args) -> int:
-    """An RFC 9421 agent signs with the keys of its JWKS: fetched now, so a bad URI fails here."""
-    from .adcp.jwks import JwksError, fetch_jwks
-    from .store import agents
-    from .store.db import transaction
+def _agents_set_auth(args) -> int:
+    """Our token at the seller (rotation: the new one replaces the old)."""
+    from .services import agents
 
-    if args.scheme != RFC9421_SCHEME or not args.jwks_uri or args.secret:
-        print("error: --scheme rfc9421 takes --jwks-uri (and no --secret); --jwks-uri is for it only", file=sys.stderr)
-        return 2
     try:
-        keys = fetch_jwks(args.jwks_uri, settings().jwks_fetch_timeout_seconds)
-    except JwksError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        agents.set_auth(args.id, None if args.none else _token(args.auth_token), args.auth_header)
+    except agents.AgentError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    with transaction() as conn:
-        agents.add_agent(conn, args.id, args.name or args.id, args.endpoint, args.scheme, args.protocol,
-                         jwks_uri=args.jwks_uri)
-        agents.store_jwks(conn, args.id, keys)
-    print(json.dumps({"agent_id": args.id, "scheme": args.scheme, "jwks_uri": args.jwks_uri,
-                      "key_ids": sorted(keys), "webhook_path": f"/webhooks/adcp/{args.id}"}))
+    print(json.dumps({"agent_id": args.id, "auth_header": None if args.none else args.auth_header}))
+    return 0
+
+
+def _agents_accounts(args) -> int:
+    """The seller's account id for each of our advertisers: list, set, remove, or how the seller names them."""
+    from .services import agents
+
+    try:
+        if args.mode:
+            agents.set_account_mode(args.id, args.mode.replace("-", "_"))
+        if args.advertiser and args.remove:
+            agents.remove_account(args.id, args.advertiser)
+        elif args.advertiser and args.account:
+            agents.set_account(args.id, args.advertiser, args.account)
+        elif args.advertiser or args.account or args.remove:
+            print("error: --advertiser takes --account ID (set) or --remove", file=sys.stderr)
+            return 2
+        for row in agents.accounts(args.id):
+            print(f"{row['advertiser_id']}\t{row['account_id']}\t{row['source']}")
+    except agents.AgentError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _advertisers_set_brand(args) -> int:
+    from .services import agents
+
+    try:
+        agents.set_brand(args.id, args.domain)
+    except agents.AgentError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps({"advertiser_id": args.id, "brand_domain": args.domain}))
     return 0
 
 
@@ -124,12 +151,12 @@ def _agents_add_secret(args) -> int:
 
 
 def _agents_list(args) -> int:
-    from .store import agents
-    from .store.db import transaction
+    from .services import agents
 
-    with transaction() as conn:
-        for row in agents.list_agents(conn):
-            print(f"{row['id']}\t{row['inbound_scheme']}\t{row['active_credentials']} active\t{row['endpoint_uri']}")
+    for row in agents.listed():
+        auth = row["outbound_auth_header"] if row["has_auth_token"] else "no token"
+        print(f"{row['id']}\t{row['inbound_scheme']}\t{row['active_credentials']} active\t{row['endpoint_uri']}"
+              f"\t{auth}\taccounts: {row['account_mode']}")
     return 0
 
 
@@ -256,7 +283,27 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--scheme", choices=(HMAC_SCHEME, BEARER_SCHEME, RFC9421_SCHEME), default=HMAC_SCHEME)
     add.add_argument("--secret", help="default: a new random secret, printed")
     add.add_argument("--jwks-uri", help="rfc9421: the agent's JWKS, whose keys are fetched and stored now")
+    add.add_argument("--auth-token", help="our token at the seller, sent with every call (`-`: read it from stdin)")
+    add.add_argument("--auth-header", choices=AUTH_HEADERS, default="x-adcp-auth",
+                     help="x-adcp-auth: the raw token (ADCP's default); authorization: Bearer <token>")
+    add.add_argument("--accounts", choices=("advertiser-id", "seller"), default="advertiser-id",
+                     help="seller: it assigns its own account ids (set each with `agents accounts`); "
+                          "advertiser-id: it takes our advertiser ids")
     add.set_defaults(func=_agents_add)
+    auth = agents.add_parser("set-auth", help="our token at the seller (replaces the one before)")
+    auth.add_argument("id")
+    given = auth.add_mutually_exclusive_group(required=True)
+    given.add_argument("--auth-token", help="the token (`-`: read it from stdin)")
+    given.add_argument("--none", action="store_true", help="send no token")
+    auth.add_argument("--auth-header", choices=AUTH_HEADERS, default="x-adcp-auth")
+    auth.set_defaults(func=_agents_set_auth)
+    accounts = agents.add_parser("accounts", help="the seller's account id for each advertiser (list; set; remove)")
+    accounts.add_argument("id")
+    accounts.add_argument("--advertiser", help="our advertiser id")
+    accounts.add_argument("--account", help="the seller's account id for it")
+    accounts.add_argument("--remove", action="store_true", help="forget the advertiser's account at this seller")
+    accounts.add_argument("--mode", choices=("advertiser-id", "seller"), help="how the seller names accounts")
+    accounts.set_defaults(func=_agents_accounts)
     rotate = agents.add_parser("add-secret", help="add another active secret (rotation)")
     rotate.add_argument("id")
     rotate.add_argument("--secret")
@@ -265,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("id")
     refresh.set_defaults(func=_agents_refresh_keys)
     agents.add_parser("list").set_defaults(func=_agents_list)
+
+    advertisers = sub.add_parser("advertisers", help="advertisers").add_subparsers(dest="action", required=True)
+    brand = advertisers.add_parser("set-brand", help="the brand domain the advertiser's buys are for")
+    brand.add_argument("id")
+    brand.add_argument("--domain", required=True)
+    brand.set_defaults(func=_advertisers_set_brand)
 
     keys = sub.add_parser("apikeys", help="buyer API keys").add_subparsers(dest="action", required=True)
     create_key = keys.add_parser("create", help="a new API key for one advertiser (printed once)")

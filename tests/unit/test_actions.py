@@ -145,7 +145,7 @@ def _create_request(now: datetime) -> dict:
                                 now + timedelta(days=1), ["cr_1"]),
                 adcp.NewPackage("pkg_b", "display", "cpm", D("999.50"), None, None, None, None, [])]
     push = adcp.push_notification_config("http://hooks.example/webhooks/adcp/a", "mb_1", "hmac-sha256", 7)
-    return adcp.create_media_buy(buy_id="mb_1", campaign=campaign, packages=packages, goals=goals,
+    return adcp.create_media_buy(buy_id="mb_1", campaign=campaign, account_id="acc_seller_1", packages=packages, goals=goals,
                                  caps=[{"maxImpressions": 3, "per": "day"}], push=push, brand_domain="acme.example",
                                  now=now)
 
@@ -154,6 +154,8 @@ def test_the_create_request_is_what_the_protocol_expects():
     now = datetime.now(timezone.utc)
     request = _create_request(now)
     assert request["start_time"] == "asap" and request["total_budget"] == {"amount": 2000.0, "currency": "USD"}
+    assert request["account"] == {"account_id": "acc_seller_1"}  # the seller's id, not our advertiser's
+    assert request["brand"] == {"domain": "acme.example"}
     first = request["packages"][0]
     assert first["context"] == {"package_id": "pkg_a"} and first["creative_assignments"] == [{"creative_id": "cr_1"}]
     assert first["start_time"] >= now.isoformat()[:16]  # a period that started is sent as starting now

@@ -50,7 +50,7 @@ def test_decide_applied():
         (S.ARCHIVED, S.ACTIVE),
         (S.COMPLETED, S.ACTIVE),
         (S.CANCELED, S.PAUSED),
-        (S.DRAFT, S.ACTIVE),
+        (S.DRAFT, S.COMPLETED),  # a create's answer may be any status but "done"
         (S.PAUSED, S.PENDING_APPROVAL),
     ],
 )
@@ -63,7 +63,8 @@ def test_decide_anomaly_for_disallowed_transition(current, reported):
     [
         (S.DRAFT, S.PENDING_APPROVAL, Outcome.APPLIED),
         (S.DRAFT, S.DRAFT, Outcome.UNCHANGED),
-        (S.DRAFT, S.ACTIVE, Outcome.ANOMALY),
+        (S.DRAFT, S.ACTIVE, Outcome.APPLIED),  # a synchronous create's answer
+        (S.DRAFT, S.COMPLETED, Outcome.ANOMALY),
     ],
 )
 def test_decide_without_current_as_of_is_never_stale(current, reported, outcome):

@@ -55,7 +55,8 @@ class Agent:
     id: str
     endpoint_uri: str
     protocol: str = "mcp"
-    outbound_auth: dict | None = None  # {"type": "bearer", "token": "…"}
+    auth_token: str | None = None  # our token at this seller
+    auth_header: str = "x-adcp-auth"  # the raw token in x-adcp-auth, or "authorization": Bearer <token>
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,15 @@ class PolledBuy:
 
 
 def _config(agent: Agent, timeout: float) -> AgentConfig:
-    auth = agent.outbound_auth or {}
+    bearer = agent.auth_header == "authorization"
     return AgentConfig(
         id=agent.id,
         agent_uri=agent.endpoint_uri,
         protocol=Protocol(agent.protocol),
-        auth_token=auth.get("token"),
-        auth_type="bearer" if auth.get("type") == "bearer" else "token",
+        auth_token=agent.auth_token,
+        # a seller wants the raw token in x-adcp-auth (a "Bearer " prefix there is refused), or Bearer in Authorization
+        auth_header="Authorization" if bearer else agent.auth_header,
+        auth_type="bearer" if bearer else "token",
         timeout=timeout,
     )
 
@@ -106,8 +109,7 @@ _clients: dict[tuple, ADCPClient] = {}
 
 
 def _client_for(agent: Agent, timeout: float) -> ADCPClient:
-    auth = agent.outbound_auth or {}
-    key = (agent.id, agent.endpoint_uri, agent.protocol, auth.get("type"), auth.get("token"))
+    key = (agent.id, agent.endpoint_uri, agent.protocol, agent.auth_header, agent.auth_token)
     client = _clients.get(key)
     if client is None:
         client = _clients[key] = ADCPClient(_config(agent, timeout), validation=_NO_SCHEMA_PASSES)

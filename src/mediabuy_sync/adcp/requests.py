@@ -50,8 +50,9 @@ def _compact(d: dict) -> dict:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def account(advertiser_id: str) -> dict:
-    return {"account_id": advertiser_id}
+def account(account_id: str) -> dict:
+    """The account a call is for: the seller's id of our advertiser's account there (agents.accounts)."""
+    return {"account_id": account_id}
 
 
 def push_notification_config(url: str, operation_id: str, scheme: str, credential_id: int | None) -> dict:
@@ -117,8 +118,8 @@ class NewPackage:
     creative_ids: list[str]
 
 
-def create_media_buy(*, buy_id: str, campaign: Mapping, packages: Iterable[NewPackage], goals: list[dict],
-                     caps: list[dict], push: dict, brand_domain: str, now: datetime) -> dict:
+def create_media_buy(*, buy_id: str, campaign: Mapping, account_id: str, packages: Iterable[NewPackage],
+                     goals: list[dict], caps: list[dict], push: dict, brand_domain: str, now: datetime) -> dict:
     """The create_media_buy request of one of our buys (idempotency_key added by the cascade)."""
     start, end = campaign["flight_start"], campaign["flight_end"]
     package_requests = []
@@ -140,7 +141,7 @@ def create_media_buy(*, buy_id: str, campaign: Mapping, packages: Iterable[NewPa
         }))
     total = sum((Decimal(str(p["budget"])) for p in package_requests if "budget" in p), Decimal(0))
     return _compact({
-        "account": account(campaign["advertiser_id"]),
+        "account": account(account_id),
         "brand": {"domain": brand_domain},
         "name": campaign["name"],
         "start_time": "asap" if start <= now else _iso(start),
@@ -154,17 +155,17 @@ def create_media_buy(*, buy_id: str, campaign: Mapping, packages: Iterable[NewPa
     })
 
 
-def update_media_buy(advertiser_id: str, buy_id: str, **fields) -> dict:
+def update_media_buy(account_id: str, buy_id: str, **fields) -> dict:
     """An update_media_buy request; media_buy_id is ours until the worker resolves it."""
-    return _compact({"account": account(advertiser_id), "media_buy_id": buy_id, **fields})
+    return _compact({"account": account(account_id), "media_buy_id": buy_id, **fields})
 
 
-def sync_creatives(advertiser_id: str, creative_ids: list[str], assign: Iterable[tuple[str, str]],
+def sync_creatives(account_id: str, creative_ids: list[str], assign: Iterable[tuple[str, str]],
                    unassign: Iterable[tuple[str, str]]) -> dict:
     """Creatives (already in the agent's library, by id) assigned to and unassigned from packages."""
     operations = [{"operation": "assign", "creative_id": c, "package_id": p} for c, p in assign]
     operations += [{"operation": "unassign", "creative_id": c, "package_id": p} for c, p in unassign]
-    return _compact({"account": account(advertiser_id), "creative_ids": list(creative_ids) or None,
+    return _compact({"account": account(account_id), "creative_ids": list(creative_ids) or None,
                      "assignment_operations": operations or None})
 
 

@@ -39,14 +39,16 @@ MOST_RESTRICTIVE_FIRST: tuple[Status, ...] = (
 PRECEDENCE: dict[Status, int] = {status: rank for rank, status in enumerate(MOST_RESTRICTIVE_FIRST)}
 
 ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
-    S.DRAFT: frozenset({S.PENDING_APPROVAL, S.FAILED, S.ARCHIVED}),
+    # A create's own answer may be any of these, synchronous (the seller decided at once) or not.
+    S.DRAFT: frozenset({S.PENDING_APPROVAL, S.INPUT_REQUIRED, S.ACTIVE, S.PAUSED, S.REJECTED, S.FAILED, S.ARCHIVED}),
     S.PENDING_APPROVAL: frozenset(
         {S.INPUT_REQUIRED, S.ACTIVE, S.PAUSED, S.COMPLETED, S.REJECTED, S.FAILED, S.CANCELED}
     ),
     S.INPUT_REQUIRED: frozenset({S.PENDING_APPROVAL, S.ACTIVE, S.PAUSED, S.REJECTED, S.FAILED, S.CANCELED}),
     S.ACTIVE: frozenset({S.PAUSED, S.COMPLETED, S.CANCELED, S.FAILED, S.INPUT_REQUIRED}),
     S.PAUSED: frozenset({S.ACTIVE, S.COMPLETED, S.CANCELED, S.FAILED}),
-    S.FAILED: frozenset({S.PENDING_APPROVAL, S.CANCELED, S.ARCHIVED}),  # PENDING_APPROVAL: re-execute
+    # re-execute: as DRAFT (the new create's answer)
+    S.FAILED: frozenset({S.PENDING_APPROVAL, S.INPUT_REQUIRED, S.ACTIVE, S.PAUSED, S.REJECTED, S.CANCELED, S.ARCHIVED}),
     S.REJECTED: frozenset({S.PENDING_APPROVAL, S.ARCHIVED}),  # PENDING_APPROVAL: re-submit
     S.COMPLETED: frozenset({S.ARCHIVED}),
     S.CANCELED: frozenset({S.ARCHIVED}),

@@ -38,8 +38,10 @@ class PageResult:
 
 def load_agent(agent_id: str) -> client.Agent | None:
     with transaction() as conn:
-        row = agents.for_calls(conn, agent_id)
-    return client.Agent(row["id"], row["endpoint_uri"], row["protocol"], row["outbound_auth"]) if row else None
+        target = agents.for_calls(conn, agent_id)
+    if target is None:
+        return None
+    return client.Agent(target.agent_id, target.endpoint_uri, target.protocol, target.auth_token, target.auth_header)
 
 
 async def poll_page(agent: client.Agent, buy_ids: list[str], source: str = Source.POLL,

@@ -14,6 +14,13 @@ from .secretbox import open_sealed, reseal, seal
 Q = queries("agents")
 
 
+# Where our token goes in each call to a seller: the raw token in x-adcp-auth (ADCP's default), or
+# `Authorization: Bearer <token>` for sellers that take that instead.
+AUTH_HEADERS = ("x-adcp-auth", "authorization")
+# How a seller names accounts: it takes our advertiser id, or it assigns its own (a mapping each).
+ACCOUNT_MODES = ("advertiser_id", "seller")
+
+
 def add_agent(
     conn: psycopg.Connection,
     agent_id: str,
@@ -21,8 +28,10 @@ def add_agent(
     endpoint_uri: str,
     inbound_scheme: str,
     protocol: str = "mcp",
-    outbound_auth: dict | None = None,
     jwks_uri: str | None = None,
+    auth_token: str | None = None,
+    auth_header: str = "x-adcp-auth",
+    account_mode: str = "advertiser_id",
 ) -> None:
     conn.execute(
         Q["insert_agent"],
@@ -32,10 +41,29 @@ def add_agent(
             "endpoint_uri": endpoint_uri,
             "protocol": protocol,
             "inbound_scheme": inbound_scheme,
-            "outbound_auth": Jsonb(outbound_auth) if outbound_auth is not None else None,
             "jwks_uri": jwks_uri,
+            "token_sealed": seal(auth_token) if auth_token else None,
+            "header": auth_header,
+            "account_mode": account_mode,
         },
     )
+
+
+def set_outbound_auth(conn: psycopg.Connection, agent_id: str, token: str | None, header: str) -> bool:
+    """Our token at the seller (sealed; None: we send none) and its header; False if no such agent."""
+    params = {"agent_id": agent_id, "token_sealed": seal(token) if token else None, "header": header}
+    return conn.execute(Q["set_outbound_auth"], params).fetchone() is not None
+
+
+def seal_plaintext_outbound_auth(conn: psycopg.Connection) -> int:
+    """Seal the outbound tokens stored as plain JSON before migration 0010 ({"type", "token"}); returns
+    how many. A "bearer" type meant `Authorization: Bearer`."""
+    rows = conn.execute(Q["plaintext_outbound_auth"]).fetchall()
+    for row in rows:
+        auth = row["outbound_auth"] or {}
+        header = "authorization" if auth.get("type") == "bearer" else "x-adcp-auth"
+        set_outbound_auth(conn, row["id"], auth.get("token"), header)
+    return len(rows)
 
 
 def add_secret(conn: psycopg.Connection, agent_id: str, kind: str, secret: str) -> int:
@@ -54,12 +82,16 @@ def seal_plaintext_secrets(conn: psycopg.Connection) -> int:
 
 
 def reseal_secrets(conn: psycopg.Connection) -> int:
-    """Seal every stored secret again with the first key of MEDIABUY_SECRETS_KEY (key rotation: after
-    this, the older keys can be dropped); returns how many."""
+    """Seal every stored secret and outbound token again with the first key of MEDIABUY_SECRETS_KEY
+    (key rotation: after this, the older keys can be dropped); returns how many."""
     rows = conn.execute(Q["sealed_secrets"]).fetchall()
     for row in rows:
         conn.execute(Q["store_sealed"], {"id": row["id"], "secret_sealed": reseal(row["secret_sealed"])})
-    return len(rows)
+    tokens = conn.execute(Q["sealed_outbound_tokens"]).fetchall()
+    for row in tokens:
+        conn.execute(Q["store_sealed_outbound_token"],
+                     {"id": row["id"], "token_sealed": reseal(row["outbound_token_sealed"])})
+    return len(rows) + len(tokens)
 
 
 def get_agent(conn: psycopg.Connection, agent_id: str) -> dict | None:
@@ -107,9 +139,54 @@ def inbound_credentials(conn: psycopg.Connection, agent_id: str) -> InboundCrede
     return InboundCredentials(row["id"], row["inbound_scheme"], secrets, row["public_jwks"])
 
 
-def for_calls(conn: psycopg.Connection, agent_id: str) -> dict | None:
-    """{id, endpoint_uri, protocol, outbound_auth}: how we call the agent."""
-    return conn.execute(Q["agent_for_calls"], {"agent_id": agent_id}).fetchone()
+@dataclass(frozen=True)
+class CallTarget:
+    """How we call a seller: where, over which protocol, with which token (opened) in which header."""
+
+    agent_id: str
+    endpoint_uri: str
+    protocol: str
+    auth_token: str | None
+    auth_header: str
+
+
+def for_calls(conn: psycopg.Connection, agent_id: str) -> CallTarget | None:
+    row = conn.execute(Q["agent_for_calls"], {"agent_id": agent_id}).fetchone()
+    if row is None:
+        return None
+    token = open_sealed(row["outbound_token_sealed"]) if row["outbound_token_sealed"] else None
+    return CallTarget(row["id"], row["endpoint_uri"], row["protocol"], token, row["outbound_auth_header"])
+
+
+# --- accounts: the seller's id for each of our advertisers ---------------------------------------------
+
+
+def set_account_mode(conn: psycopg.Connection, agent_id: str, mode: str) -> bool:
+    return conn.execute(Q["set_account_mode"], {"agent_id": agent_id, "mode": mode}).fetchone() is not None
+
+
+def set_account(conn: psycopg.Connection, agent_id: str, advertiser_id: str, account_id: str,
+                source: str = "operator") -> None:
+    """The seller's account id for the advertiser. A discovered one never replaces an operator's."""
+    conn.execute(Q["set_account"], {"agent_id": agent_id, "advertiser_id": advertiser_id, "account_id": account_id,
+                                    "source": source})
+
+
+def remove_account(conn: psycopg.Connection, agent_id: str, advertiser_id: str) -> bool:
+    return conn.execute(Q["remove_account"], {"agent_id": agent_id, "advertiser_id": advertiser_id}).fetchone() is not None
+
+
+def accounts_of(conn: psycopg.Connection, agent_id: str) -> list[dict]:
+    """{advertiser_id, account_id, source, updated_at} of the agent, by advertiser."""
+    return conn.execute(Q["accounts_of_agent"], {"agent_id": agent_id}).fetchall()
+
+
+def accounts_for_calls(conn: psycopg.Connection, advertiser_id: str, agent_ids: list[str]) -> dict[str, str | None]:
+    """{agent id: the account id to send for this advertiser}: the seller's when it assigns its own
+    (None while there is no mapping), else our advertiser id."""
+    rows = conn.execute(Q["accounts_for_calls"], {"advertiser_id": advertiser_id, "agent_ids": agent_ids})
+    return {row["agent_id"]: (row["account_id"] if row["account_mode"] == "seller" else row["account_id"] or advertiser_id)
+            for row in rows}
 
 
 def push_credentials(conn: psycopg.Connection, agent_ids: list[str]) -> dict[str, dict]:

@@ -267,6 +267,16 @@ def set_advertiser_caps(conn: psycopg.Connection, advertiser_id: str, caps: list
     conn.execute(Q["upsert_advertiser_caps"], {"advertiser_id": advertiser_id, "frequency_caps": Jsonb(caps)})
 
 
+def advertiser_brand(conn: psycopg.Connection, advertiser_id: str) -> str | None:
+    """The brand domain the advertiser's buys are for (None: not set)."""
+    row = conn.execute(Q["advertiser_brand"], {"advertiser_id": advertiser_id}).fetchone()
+    return row["brand_domain"] if row else None
+
+
+def set_advertiser_brand(conn: psycopg.Connection, advertiser_id: str, brand_domain: str) -> None:
+    conn.execute(Q["set_advertiser_brand"], {"advertiser_id": advertiser_id, "brand_domain": brand_domain})
+
+
 def with_buys_at_agents(conn: psycopg.Connection, advertiser_id: str, statuses: list[str]) -> list[str]:
     """The advertiser's campaigns with a buy in one of these statuses, locked in id order."""
     return [row["id"] for row in conn.execute(Q["campaigns_with_buys_at_agents"],

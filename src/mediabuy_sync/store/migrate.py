@@ -8,7 +8,7 @@ from importlib import resources
 import psycopg
 from psycopg.rows import dict_row
 
-from .agents import seal_plaintext_secrets
+from .agents import seal_plaintext_outbound_auth, seal_plaintext_secrets
 from .db import queries
 
 Q = queries("migrate")
@@ -43,10 +43,13 @@ def upgrade(database_url: str) -> list[str]:
                     conn.execute(sql)
                     conn.execute(Q["record"], {"version": version, "name": name})
                 applied_now.append(f"{version:04d}_{name}")
-            # What SQL cannot do: seal the agent secrets stored in clear before 0006 (a no-op after).
+            # What SQL cannot do: seal the agent secrets stored in clear before 0006, and the outbound
+            # tokens before 0010 (no-ops after).
             with conn.transaction():
                 if seal_plaintext_secrets(conn):
                     applied_now.append("sealed the agent secrets stored in clear")
+                if seal_plaintext_outbound_auth(conn):
+                    applied_now.append("sealed the outbound agent tokens stored in clear")
         finally:
             conn.execute(Q["unlock"], {"key": _LOCK_KEY})
     return applied_now

@@ -18,6 +18,7 @@ BLUEPRINT_MODULES = (
     "campaigns",
     "campaign_actions",
     "admin",
+    "admin_agents",
     "dashboard",
 )
 

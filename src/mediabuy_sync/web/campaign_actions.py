@@ -186,7 +186,7 @@ def execute(body: dict, campaign_id: str):
     started = _act(actions.execute, campaign_id)
     found = _run(started.cascade_ids)
     cascade = found[0] if found else None
-    errors, pending = [], []
+    errors, pending = list(started.not_sent), []  # not sent: e.g. no account at a seller that assigns them
     for item in cascade["items"] if cascade else ():
         if item["state"] == ItemState.PENDING:
             pending.append(item["media_buy_id"])

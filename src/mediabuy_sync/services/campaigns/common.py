@@ -11,7 +11,7 @@ from ...adcp import requests as adcp
 from ...domain.cascades import AT_AGENT
 from ...domain.packages import PackageStatus
 from ...domain.statuses import Status
-from ...store import campaign_state
+from ...store import agents, campaign_state
 from ...store.campaign_state import CampaignState
 
 
@@ -34,6 +34,22 @@ class Started:
     cascade_ids: list[int] = field(default_factory=list)
     # buys the action changed here without calling an agent (a delete, a DRAFT buy's update)
     local_results: list[dict] = field(default_factory=list)
+    # buys it could not send to their agent, and why: {mediaBuyId, salesAgentId, message}
+    not_sent: list[dict] = field(default_factory=list)
+
+
+def seller_accounts(conn: psycopg.Connection, state: CampaignState) -> dict[str, str | None]:
+    """{agent id: the account id its calls about this campaign send} for the campaign's agents: the
+    seller's id of the advertiser's account there, or our advertiser id where the seller takes it;
+    None where the seller assigns its own and none is set yet."""
+    agent_ids = sorted({b["sales_agent_id"] for b in state.buys} | {p["sales_agent_id"] for p in state.products})
+    return agents.accounts_for_calls(conn, state.campaign["advertiser_id"], agent_ids)
+
+
+def account_for(accounts: dict[str, str | None], buy: dict, advertiser_id: str) -> str:
+    """The account an update about a buy the seller holds sends: its mapping (a buy made under a mapping
+    since removed still names our advertiser, which is the best left to say)."""
+    return accounts.get(buy["sales_agent_id"]) or advertiser_id
 
 
 def locked(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> CampaignState:

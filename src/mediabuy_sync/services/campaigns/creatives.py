@@ -7,11 +7,11 @@ from ...adcp import requests as adcp
 from ...domain.creatives import creatives_for
 from ...store.campaign_state import CampaignState
 from ...store.cascades import NewItem
-from .common import at_agent, live_packages
+from .common import account_for, at_agent, live_packages
 
 
-def sync_items(state: CampaignState, new_manifest: dict[str, str], overridden: set[str],
-               leaving: set[str]) -> list[NewItem]:
+def sync_items(state: CampaignState, accounts: dict[str, str | None], new_manifest: dict[str, str],
+               overridden: set[str], leaving: set[str]) -> list[NewItem]:
     """sync_creatives to each buy its agent holds that follows the manifest (no creative_ids override,
     none set by this request: `overridden`; not deleted by it: `leaving`) and whose packages gain or
     lose creatives: exactly the buys whose products accept a changed creative's format."""
@@ -29,7 +29,7 @@ def sync_items(state: CampaignState, new_manifest: dict[str, str], overridden: s
             assign += [(cid, package["id"]) for cid in sorted((after - before) | changed)]
             unassign += [(cid, package["id"]) for cid in sorted(before - after)]
         if assign or unassign:
-            request = adcp.sync_creatives(state.campaign["advertiser_id"], sorted({cid for cid, _ in assign}),
-                                          assign, unassign)
+            request = adcp.sync_creatives(account_for(accounts, buy, state.campaign["advertiser_id"]),
+                                          sorted({cid for cid, _ in assign}), assign, unassign)
             items.append(NewItem(buy["id"], buy["sales_agent_id"], buy["status"], request))
     return items

@@ -16,7 +16,7 @@ from ...domain.frequency_caps import merged_frequency_caps
 from ...domain.statuses import Status
 from ...store import agents, campaign_state, campaigns, cascades, media_buys
 from ...store.cascades import NewItem
-from .common import Rejected, Started, live_packages, locked, status_rejected
+from .common import Rejected, Started, live_packages, locked, seller_accounts, status_rejected
 
 
 def webhook_url(agent_id: str) -> str:
@@ -48,11 +48,19 @@ def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> S
         # a campaign made over buys the agents already had (`mediabuy-sync campaigns create`) has no plan
         raise Rejected(422, "VALIDATION_ERROR", "The campaign has no flight dates: its media buys can't be submitted.",
                        {"flightDates": ["Missing."]})
+    accounts = seller_accounts(conn, state)
+    not_sent = [{"mediaBuyId": b["id"], "salesAgentId": b["sales_agent_id"],
+                 "message": f"No account at sales agent {b['sales_agent_id']!r} for advertiser {advertiser_id!r}: the "
+                            f"seller assigns its own account ids; set one (`mediabuy-sync agents accounts "
+                            f"{b['sales_agent_id']} --advertiser {advertiser_id} --account <id>` or PUT "
+                            f"/admin/agents/{b['sales_agent_id']}/accounts/{advertiser_id}) and execute again."}
+                for b in targets if accounts.get(b["sales_agent_id"]) is None]
+    targets = [b for b in targets if accounts.get(b["sales_agent_id"]) is not None]
     now = datetime.now(timezone.utc)
     caps = merged_frequency_caps(state.campaign["frequency_caps"], campaigns.advertiser_caps(conn, advertiser_id))
     push = agents.push_credentials(conn, sorted({b["sales_agent_id"] for b in targets}))
     products = {(p["sales_agent_id"], p["product_id"]): p for p in state.products}
-    brand_domain = settings().brand_domain
+    brand_domain = campaigns.advertiser_brand(conn, advertiser_id) or settings().brand_domain
     items = []
     for buy in targets:
         agent = push.get(buy["sales_agent_id"]) or {"inbound_scheme": "rfc9421", "credential_id": None}
@@ -65,7 +73,8 @@ def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> S
                 creative_ids=creatives_for(product.get("formats") or (), state.manifest, buy["creative_ids"])))
         goals = buy["optimization_goals"] if buy["optimization_goals"] is not None else state.campaign["optimization_goals"]
         request = adcp.create_media_buy(
-            buy_id=buy["id"], campaign=state.campaign, packages=packages, goals=goals or [], caps=caps,
+            buy_id=buy["id"], campaign=state.campaign, account_id=accounts[buy["sales_agent_id"]], packages=packages,
+            goals=goals or [], caps=caps,
             push=adcp.push_notification_config(webhook_url(buy["sales_agent_id"]), buy["id"], agent["inbound_scheme"],
                                                agent["credential_id"]),
             brand_domain=brand_domain, now=now)
@@ -74,7 +83,7 @@ def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> S
         items.append(NewItem(buy["id"], buy["sales_agent_id"], buy["status"], request))
     media_buys.forget_adcp_ids(conn, [b["id"] for b in targets])
     new_status = CampaignStatus.ACTIVE if previous == CampaignStatus.DRAFT else previous
-    started = Started(campaign_id, previous, new_status)
+    started = Started(campaign_id, previous, new_status, not_sent=not_sent)
     if items:
         started.cascade_ids.append(cascades.create(conn, campaign_id, "execute", items))
     campaigns.set_status(conn, campaign_id, started.new_status, executed=True)

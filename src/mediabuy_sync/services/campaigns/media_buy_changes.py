@@ -17,7 +17,7 @@ from ...store import campaigns, media_buys
 from ...store.campaign_state import CampaignState
 from ...store.cascades import NewItem
 from ..status_path import apply_report
-from .common import at_agent, live_packages, local_result
+from .common import account_for, at_agent, live_packages, local_result
 
 
 class AgentUpdates:
@@ -33,15 +33,17 @@ class AgentUpdates:
     def of_package(self, buy_id: str, package_id: str) -> dict:
         return self.of_buy(buy_id).setdefault("packages", {}).setdefault(package_id, {"package_id": package_id})
 
-    def items(self, state: CampaignState) -> list[NewItem]:
+    def items(self, state: CampaignState, accounts: dict[str, str | None]) -> list[NewItem]:
         """One update_media_buy per buy its agent holds, in buy id order."""
+        advertiser_id = state.campaign["advertiser_id"]
         items = []
         for buy_id in sorted(self.by_buy):
             buy, fields = state.by_id[buy_id], dict(self.by_buy[buy_id])
             if not at_agent(buy):
                 continue
             packages = list(fields.pop("packages", {}).values())
-            request = adcp.update_media_buy(state.campaign["advertiser_id"], buy_id, packages=packages or None, **fields)
+            request = adcp.update_media_buy(account_for(accounts, buy, advertiser_id), buy_id, packages=packages or None,
+                                            **fields)
             items.append(NewItem(buy_id, buy["sales_agent_id"], buy["status"], request))
         return items
 

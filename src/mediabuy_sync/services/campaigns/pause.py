@@ -12,7 +12,7 @@ from ...domain.campaigns import (
 from ...domain.statuses import Status
 from ...store import campaigns, cascades
 from ...store.cascades import NewItem
-from .common import Started, live_packages, locked, status_rejected
+from .common import Started, account_for, live_packages, locked, seller_accounts, status_rejected
 
 
 def pause(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> Started:
@@ -33,9 +33,10 @@ def _pause_or_reactivate(conn, campaign_id: str, advertiser_id: str, paused: boo
     if previous not in allowed:
         raise status_rejected("paused" if paused else "reactivated", previous, allowed)
     advertiser = state.campaign["advertiser_id"]
+    accounts = seller_accounts(conn, state)
     items = [
         NewItem(buy["id"], buy["sales_agent_id"], buy["status"], adcp.update_media_buy(
-            advertiser, buy["id"], paused=paused,
+            account_for(accounts, buy, advertiser), buy["id"], paused=paused,
             packages=[{"package_id": p["id"], "paused": paused} for p in live_packages(buy)] or None))
         for buy in state.buys if Status(buy["status"]) in targets
     ]

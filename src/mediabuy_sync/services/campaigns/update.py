@@ -26,7 +26,7 @@ from ...store.campaign_state import CampaignState
 from . import budgets, creatives, media_buy_changes
 from .common import (
     Rejected, Started, at_agent, frequency_cap_fields, live_packages, local_result, locked, merge_fields,
-    status_rejected,
+    seller_accounts, status_rejected,
 )
 from .media_buy_changes import AgentUpdates
 
@@ -175,13 +175,14 @@ class UpdateRequest:
             reasons |= {"frequency_caps"} if caps_changed else set()
             reasons |= {"property_list"} if list_changed else set()
 
-        items = updates.items(state)
+        accounts = seller_accounts(conn, state)
+        items = updates.items(state, accounts)
         if items:
             kind = next(iter(reasons)) if len(reasons) == 1 else "update"
             started.cascade_ids.append(cascades.create(conn, c["id"], kind, items, _request_summary(body)))
         if "creatives" in body:
             overridden = {e["mediaBuyId"] for e in self.entries if "creative_ids" in e}
-            creative_items = creatives.sync_items(state, self.new_manifest, overridden, deleted)
+            creative_items = creatives.sync_items(state, accounts, self.new_manifest, overridden, deleted)
             if creative_items:
                 started.cascade_ids.append(cascades.create(conn, c["id"], "creatives", creative_items))
         return started

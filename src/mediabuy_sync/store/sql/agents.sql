@@ -1,6 +1,8 @@
 -- name: insert_agent
-INSERT INTO sales_agents (id, name, endpoint_uri, protocol, inbound_scheme, outbound_auth, jwks_uri)
-VALUES (%(id)s, %(name)s, %(endpoint_uri)s, %(protocol)s, %(inbound_scheme)s, %(outbound_auth)s, %(jwks_uri)s);
+INSERT INTO sales_agents (id, name, endpoint_uri, protocol, inbound_scheme, jwks_uri, outbound_token_sealed,
+                          outbound_auth_header, account_mode)
+VALUES (%(id)s, %(name)s, %(endpoint_uri)s, %(protocol)s, %(inbound_scheme)s, %(jwks_uri)s, %(token_sealed)s,
+        %(header)s, %(account_mode)s);
 
 -- name: insert_credential
 -- secret_sealed: the HMAC secret or Bearer token, encrypted (secretbox.py); never the plaintext.
@@ -20,6 +22,7 @@ SELECT id, secret_sealed FROM agent_credentials WHERE secret_sealed IS NOT NULL 
 
 -- name: list_agents
 SELECT a.id, a.name, a.endpoint_uri, a.protocol, a.inbound_scheme, a.created_at,
+       a.outbound_token_sealed IS NOT NULL AS has_auth_token, a.outbound_auth_header, a.account_mode,
        count(c.id) FILTER (WHERE c.active) AS active_credentials
 FROM sales_agents a
 LEFT JOIN agent_credentials c ON c.agent_id = a.id
@@ -64,7 +67,48 @@ FROM sales_agents a
 WHERE a.id = ANY(%(agent_ids)s);
 
 -- name: agent_for_calls
-SELECT id, endpoint_uri, protocol, outbound_auth FROM sales_agents WHERE id = %(agent_id)s;
+SELECT id, endpoint_uri, protocol, outbound_token_sealed, outbound_auth_header FROM sales_agents WHERE id = %(agent_id)s;
+
+-- name: set_outbound_auth
+UPDATE sales_agents
+SET outbound_token_sealed = %(token_sealed)s, outbound_auth_header = %(header)s, outbound_auth = NULL, updated_at = now()
+WHERE id = %(agent_id)s
+RETURNING id;
+
+-- name: plaintext_outbound_auth
+-- Tokens stored in clear before migration 0010 (sealed by db upgrade).
+SELECT id, outbound_auth FROM sales_agents WHERE outbound_auth IS NOT NULL;
+
+-- name: sealed_outbound_tokens
+SELECT id, outbound_token_sealed FROM sales_agents WHERE outbound_token_sealed IS NOT NULL;
+
+-- name: store_sealed_outbound_token
+UPDATE sales_agents SET outbound_token_sealed = %(token_sealed)s WHERE id = %(id)s;
+
+-- name: set_account_mode
+UPDATE sales_agents SET account_mode = %(mode)s, updated_at = now() WHERE id = %(agent_id)s RETURNING id;
+
+-- name: set_account
+INSERT INTO agent_accounts (agent_id, advertiser_id, account_id, source)
+VALUES (%(agent_id)s, %(advertiser_id)s, %(account_id)s, %(source)s)
+ON CONFLICT (agent_id, advertiser_id) DO UPDATE
+SET account_id = EXCLUDED.account_id, source = EXCLUDED.source, updated_at = now()
+-- an operator's mapping is not overwritten by a discovery
+WHERE agent_accounts.source = 'discovered' OR EXCLUDED.source = 'operator';
+
+-- name: remove_account
+DELETE FROM agent_accounts WHERE agent_id = %(agent_id)s AND advertiser_id = %(advertiser_id)s RETURNING account_id;
+
+-- name: accounts_of_agent
+SELECT advertiser_id, account_id, source, updated_at FROM agent_accounts WHERE agent_id = %(agent_id)s
+ORDER BY advertiser_id;
+
+-- name: accounts_for_calls
+-- For each agent: how it names accounts, and the account id of this advertiser there (NULL: none yet).
+SELECT a.id AS agent_id, a.account_mode, aa.account_id
+FROM sales_agents a
+LEFT JOIN agent_accounts aa ON aa.agent_id = a.id AND aa.advertiser_id = %(advertiser_id)s
+WHERE a.id = ANY(%(agent_ids)s);
 
 -- name: inbound_credentials
 -- The agent's scheme, its active secrets (sealed: see secretbox.py) and its active public keys, in one

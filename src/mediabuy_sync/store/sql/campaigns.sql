@@ -180,3 +180,10 @@ UPDATE campaigns SET last_status_query_at = NULL WHERE id = %(campaign_id)s;
 -- name: start_versioning
 -- A campaign made with its buys: version 1, so that the rollup computed next is its first.
 UPDATE campaigns SET status_version = 1 WHERE id = %(id)s;
+
+-- name: advertiser_brand
+SELECT brand_domain FROM advertisers WHERE id = %(advertiser_id)s;
+
+-- name: set_advertiser_brand
+INSERT INTO advertisers (id, brand_domain) VALUES (%(advertiser_id)s, %(brand_domain)s)
+ON CONFLICT (id) DO UPDATE SET brand_domain = EXCLUDED.brand_domain, updated_at = now();

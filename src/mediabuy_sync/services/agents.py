@@ -1,0 +1,117 @@
+"""services: registering sales agents — how they sign their webhooks to us (a secret, or the keys of
+their JWKS), how we call them (our token, in the header the seller reads) and the seller's account id
+for each of our advertisers. The CLI and the admin API both come through here."""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+
+from ..adcp.jwks import JwksError, fetch_jwks
+from ..adcp.signatures import HMAC_MIN_SECRET_BYTES, HMAC_SCHEME, RFC9421_SCHEME
+from ..config import settings
+from ..store import agents, campaigns
+from ..store.db import transaction
+
+
+class AgentError(ValueError):
+    """A registration that can't be made as asked; nothing was changed. `field` names what is wrong."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422):
+        super().__init__(message)
+        self.message, self.field, self.status = message, field, status
+
+
+def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol: str = "mcp",
+             scheme: str = HMAC_SCHEME, secret: str | None = None, jwks_uri: str | None = None,
+             auth_token: str | None = None, auth_header: str = "x-adcp-auth",
+             account_mode: str = "advertiser_id") -> dict:
+    """Register an agent; returns what the operator must keep: the webhook secret (a new random one
+    unless given; HMAC and Bearer) or the key ids fetched from its JWKS (RFC 9421). Raises AgentError."""
+    _check_auth(auth_token, auth_header)
+    if account_mode not in agents.ACCOUNT_MODES:
+        raise AgentError(f"accounts must be one of {', '.join(agents.ACCOUNT_MODES)}", "account_mode")
+    answer = {"agent_id": agent_id, "scheme": scheme, "webhook_path": f"/webhooks/adcp/{agent_id}",
+              "auth_header": auth_header if auth_token else None, "account_mode": account_mode}
+    with transaction() as conn:
+        if agents.get_agent(conn, agent_id) is not None:
+            raise AgentError(f"agent {agent_id!r} is registered already", "id", status=409)
+    if scheme == RFC9421_SCHEME or jwks_uri:
+        if scheme != RFC9421_SCHEME or not jwks_uri or secret:
+            raise AgentError("scheme rfc9421 takes a JWKS URI (and no secret); a JWKS URI is for it only", "jwks_uri")
+        try:  # fetched now, so a bad URI fails here rather than at the first webhook
+            keys = fetch_jwks(jwks_uri, settings().jwks_fetch_timeout_seconds)
+        except JwksError as exc:
+            raise AgentError(str(exc), "jwks_uri") from None
+        with transaction() as conn:
+            agents.add_agent(conn, agent_id, name or agent_id, endpoint, scheme, protocol, jwks_uri=jwks_uri,
+                             auth_token=auth_token, auth_header=auth_header, account_mode=account_mode)
+            agents.store_jwks(conn, agent_id, keys)
+        return {**answer, "jwks_uri": jwks_uri, "key_ids": sorted(keys)}
+    secret = secret or random_secrets.token_urlsafe(32)
+    if scheme == HMAC_SCHEME and len(secret.encode()) < HMAC_MIN_SECRET_BYTES:
+        raise AgentError(f"an HMAC secret must be at least {HMAC_MIN_SECRET_BYTES} bytes", "secret")
+    with transaction() as conn:
+        agents.add_agent(conn, agent_id, name or agent_id, endpoint, scheme, protocol, auth_token=auth_token,
+                         auth_header=auth_header, account_mode=account_mode)
+        agents.add_secret(conn, agent_id, scheme, secret)
+    return {**answer, "secret": secret}
+
+
+def _check_auth(token: str | None, header: str) -> None:
+    if header not in agents.AUTH_HEADERS:
+        raise AgentError(f"the auth header must be one of {', '.join(agents.AUTH_HEADERS)}", "auth_header")
+    if token is not None and (not token.strip() or any(c in token for c in "\r\n")):
+        raise AgentError("the auth token must be a non-empty single line", "auth_token")
+
+
+def set_auth(agent_id: str, token: str | None, header: str = "x-adcp-auth") -> None:
+    """Our token at the seller (None: send none), replacing the one before (rotation)."""
+    _check_auth(token, header)
+    with transaction() as conn:
+        if not agents.set_outbound_auth(conn, agent_id, token, header):
+            raise AgentError(f"no agent {agent_id!r}", "id", status=404)
+
+
+def set_account_mode(agent_id: str, mode: str) -> None:
+    if mode not in agents.ACCOUNT_MODES:
+        raise AgentError(f"accounts must be one of {', '.join(agents.ACCOUNT_MODES)}", "account_mode")
+    with transaction() as conn:
+        if not agents.set_account_mode(conn, agent_id, mode):
+            raise AgentError(f"no agent {agent_id!r}", "id", status=404)
+
+
+def set_account(agent_id: str, advertiser_id: str, account_id: str) -> None:
+    """The seller's account id for one of our advertisers, as the operator says (a discovery never
+    overwrites it)."""
+    if not account_id.strip() or len(account_id) > 255:
+        raise AgentError("an account id is 1-255 characters", "account_id")
+    with transaction() as conn:
+        if agents.get_agent(conn, agent_id) is None:
+            raise AgentError(f"no agent {agent_id!r}", "id", status=404)
+        agents.set_account(conn, agent_id, advertiser_id, account_id, source="operator")
+
+
+def remove_account(agent_id: str, advertiser_id: str) -> bool:
+    with transaction() as conn:
+        return agents.remove_account(conn, agent_id, advertiser_id)
+
+
+def accounts(agent_id: str) -> list[dict]:
+    with transaction() as conn:
+        if agents.get_agent(conn, agent_id) is None:
+            raise AgentError(f"no agent {agent_id!r}", "id", status=404)
+        return agents.accounts_of(conn, agent_id)
+
+
+def set_brand(advertiser_id: str, domain: str) -> None:
+    """The brand domain the advertiser's buys are for (create_media_buy's brand)."""
+    domain = domain.strip().lower()
+    if not domain or "/" in domain or " " in domain or len(domain) > 253:
+        raise AgentError("a brand is a domain name, e.g. acme.example", "domain")
+    with transaction() as conn:
+        campaigns.set_advertiser_brand(conn, advertiser_id, domain)
+
+
+def listed() -> list[dict]:
+    with transaction() as conn:
+        return agents.list_agents(conn)

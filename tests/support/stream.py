@@ -44,7 +44,11 @@ STEPS = {
     "canceled": (("canceled", None), Status.CANCELED),
 }
 LIFECYCLE = ["working", "active", "paused", "active"]
-FINALS = ["paused", "completed", "canceled", "active"]
+# Not "completed": shuffled, a COMPLETED can reach a buy still PENDING_APPROVAL, and a seller's word
+# that skips the flight is confirmed by reading the buy back before it is applied (DESIGN.md, the
+# suspicious words) — these agents have no endpoint to read from. Completion out of order is tested
+# against a simulated agent (tests/integration/test_seller_words.py).
+FINALS = ["paused", "canceled", "active"]
 
 
 @dataclass

@@ -60,6 +60,22 @@ def decide(current: Status, current_as_of: datetime | None, reported: Status, re
     return Outcome.ANOMALY
 
 
+# A seller's word that is not taken from one webhook: sellers misuse "completed" (one says it of a buy
+# it has just approved), so a COMPLETED that skips the flight, or comes before the flight's end, is
+# recorded as an anomaly and confirmed by reading the buy back (a reconcile poll), whose answer is
+# the seller's state and is applied.
+SUSPICIOUS_FROM: dict[Status, frozenset[Status]] = {
+    Status.COMPLETED: frozenset({Status.PENDING_APPROVAL, Status.INPUT_REQUIRED}),
+}
+
+
+def is_suspicious(current: Status, reported: Status, reported_as_of: datetime, flight_end: datetime | None) -> bool:
+    """Whether one report of `reported` must be confirmed by a read of the seller's state first."""
+    if reported not in SUSPICIOUS_FROM:
+        return False
+    return current in SUSPICIOUS_FROM[reported] or (flight_end is not None and reported_as_of < flight_end)
+
+
 def reports_from_webhook(payload: dict) -> list[StatusReport]:
     """The status reports in a validated ADCP webhook payload (empty for task types we don't track)."""
     task_type = payload["task_type"]

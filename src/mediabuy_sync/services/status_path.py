@@ -14,7 +14,7 @@ import psycopg
 
 from .. import logs, metrics
 from ..domain.polling import SOON, next_poll_in
-from ..domain.reports import Outcome, Source, StatusReport, decide
+from ..domain.reports import Outcome, Source, StatusReport, decide, is_suspicious
 from ..domain.statuses import Status
 from ..store import media_buys
 from ..store.db import after_commit
@@ -62,6 +62,9 @@ def apply_report(
         outcome, after, after_adcp = "no-status", current, buy["adcp_status"]
     else:
         outcome = decide(current, buy["status_as_of"], report.status, report.as_of).value
+        if (outcome == Outcome.APPLIED and source == Source.WEBHOOK
+                and is_suspicious(current, report.status, report.as_of, buy["flight_end"])):
+            outcome = Outcome.ANOMALY.value  # recorded, not applied: a reconcile poll reads the seller's state
         after = report.status if outcome == Outcome.APPLIED else current
         after_adcp = report.adcp_status if outcome in (Outcome.APPLIED, Outcome.UNCHANGED) else buy["adcp_status"]
     moved = None

@@ -1,7 +1,9 @@
 -- name: lock_buy_for_report
 -- The buy a report is about, among this agent's buys only: by the agent's media-buy id, then by
--- our id echoed as operation_id, then by the agent's task id. Locked until the transaction ends.
-SELECT id, campaign_id, status, adcp_status, status_as_of, adcp_media_buy_id
+-- our id echoed as operation_id, then by the agent's task id. Locked until the transaction ends (the
+-- campaign is not: its flight's end is read, for the suspicious-word rule, without a lock).
+SELECT id, campaign_id, status, adcp_status, status_as_of, adcp_media_buy_id,
+       (SELECT c.flight_end FROM campaigns c WHERE c.id = media_buys.campaign_id) AS flight_end
 FROM media_buys
 WHERE sales_agent_id = %(agent_id)s
   AND (adcp_media_buy_id = %(adcp_media_buy_id)s OR id = %(operation_id)s OR adcp_task_id = %(task_id)s)

@@ -196,6 +196,14 @@ def _events_dead(args) -> int:
     return 0
 
 
+def _events_unmatched(args) -> int:
+    from .services import inbox
+
+    for row in inbox.unmatched(args.limit):
+        print(f"{row['id']}\t{row['agent_id']}\t{row['task_type']}\t{row['received_at']:%Y-%m-%dT%H:%M:%SZ}\t{row['reason']}")
+    return 0
+
+
 def _events_replay(args) -> int:
     from .queue.publisher import publisher
     from .services import inbox
@@ -338,7 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     dead = events.add_parser("dead", help="list dead events")
     dead.add_argument("--limit", type=int, default=100)
     dead.set_defaults(func=_events_dead)
-    replay = events.add_parser("replay", help="process dead events again")
+    unmatched = events.add_parser("unmatched", help="list events no media buy matched (newest first), with why")
+    unmatched.add_argument("--limit", type=int, default=100)
+    unmatched.set_defaults(func=_events_unmatched)
+    replay = events.add_parser("replay", help="process dead or unmatched events again")
     replay.add_argument("event_ids", nargs="+", type=int)
     replay.set_defaults(func=_events_replay)
     resync_cmd = sub.add_parser("resync", help="ask the agents now about one buy, a campaign's or an agent's buys")

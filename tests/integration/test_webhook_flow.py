@@ -153,20 +153,70 @@ def test_a_burst_for_one_campaign_runs_far_fewer_recomputes_than_events(db, make
     assert 1 <= recomputes < applied / 2, f"{recomputes} recomputes for {applied} changes"
 
 
-def test_an_event_for_an_unknown_buy_is_retried_then_dead_and_can_be_replayed(db, make_agent, make_campaign, stack):
+def test_an_event_no_buy_matches_is_kept_unmatched_its_agent_polled_and_replayable(db, make_agent, make_campaign, stack):
     import subprocess
     import sys
 
     agent = make_agent()
-    answer = agent.post(task_payload("not_yet_known", "active", timestamp=at(1)))
-    event_id = answer.json()["data"]["event_id"]
+    _, (known_id,) = make_campaign([(agent, "sa_known_1", "ACTIVE")])
+    payload = task_payload("not_yet_known", "active", timestamp=at(1))
+    del payload["operation_id"]  # as a seller after a synchronous create: nothing we gave it
+    event_id = agent.post(payload).json()["data"]["event_id"]
+
+    wait_until(lambda: event(db, event_id)["state"] == "unmatched", 30, what="event unmatched")
+    kept = event(db, event_id)
+    assert kept["attempts"] == 1 and "no media buy" in kept["last_error"]  # not retried: nothing more to find
+    # whatever it was about is read from the seller: the agent's unsettled buys are polled soon
+    assert buy(db, known_id)["poll_reason"] == "unmatched webhook"
+
+    # the buy becomes known (say the operator registered it); an admin replays the event
+    _, (buy_id,) = make_campaign([(agent, "not_yet_known", "PENDING_APPROVAL")])
+    cli = [sys.executable, "-m", "mediabuy_sync.cli"]
+    listed = subprocess.run(cli + ["events", "unmatched", "--limit", "100000"], env=stack["env"], capture_output=True,
+                            text=True, check=True)
+    assert str(event_id) in listed.stdout and "no media buy" in listed.stdout
+    subprocess.run(cli + ["events", "replay", str(event_id)], env=stack["env"], check=True, capture_output=True)
+
+    wait_until(processed(db, event_id), what="replayed event processed")
+    assert buy(db, buy_id)["status"] == "ACTIVE"
+
+
+def test_a_webhook_is_matched_by_the_context_we_sent_echoed_back(db, make_agent, make_campaign):
+    agent = make_agent()
+    _, (buy_id,) = make_campaign([(agent, None, "PENDING_APPROVAL")])  # the seller has not named it to us yet
+    payload = task_payload("sa_named_late", "active", timestamp=at(1), task_id="task_never_given")
+    del payload["operation_id"]
+    payload["result"]["context"] = {"media_buy_id": buy_id, "campaign_id": "cmp_x"}  # our create's context
+    event_id = agent.post(payload).json()["data"]["event_id"]
+
+    wait_until(processed(db, event_id), what="event processed")
+    assert (buy(db, buy_id)["status"], buy(db, buy_id)["adcp_media_buy_id"]) == ("ACTIVE", "sa_named_late")
+
+
+def test_an_event_that_cannot_be_processed_is_retried_then_dead_and_can_be_replayed(db, make_agent, make_campaign, stack):
+    """A poison event (stored by an older, looser version, say): every attempt fails, then it is dead
+    with its error; once the cause is gone it is replayed."""
+    import json
+    import subprocess
+    import sys
+
+    from mediabuy_sync.queue.names import INGEST
+    from mediabuy_sync.worker.app import celery_app
+
+    agent = make_agent()
+    _, (buy_id,) = make_campaign([(agent, "sa_poison", "PENDING_APPROVAL")])
+    good = task_payload("sa_poison", "active", timestamp=at(1))
+    poison = {k: v for k, v in good.items() if k != "status"}  # not valid ADCP any more
+    [row] = db("INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body) VALUES (%s, %s, %s, %s) "
+               "RETURNING id", (agent.agent_id, good["idempotency_key"], good["task_type"], json.dumps(poison)))
+    event_id = row["id"]
+    celery_app.send_task(INGEST, args=[event_id])
 
     wait_until(lambda: event(db, event_id)["state"] == "dead", 30, what="event dead")
     dead = event(db, event_id)
-    assert dead["attempts"] == 3 and "UnknownMediaBuy" in dead["last_error"]
+    assert dead["attempts"] == 3 and "ValidationError" in dead["last_error"]
 
-    # the buy becomes known (say its create finally committed); an admin replays the event
-    _, (buy_id,) = make_campaign([(agent, "not_yet_known", "PENDING_APPROVAL")])
+    db("UPDATE webhook_events SET raw_body = %s WHERE id = %s", (json.dumps(good), event_id))  # the cause gone
     cli = [sys.executable, "-m", "mediabuy_sync.cli"]
     # all of them: the oldest 100 (the default) may be other tests' when tests/security ran first
     listed = subprocess.run(cli + ["events", "dead", "--limit", "100000"], env=stack["env"], capture_output=True,
@@ -180,9 +230,9 @@ def test_an_event_for_an_unknown_buy_is_retried_then_dead_and_can_be_replayed(db
 
 def test_a_batch_with_a_failing_event_rolls_back_and_each_event_goes_on_alone(db, make_agent, make_campaign, stack):
     """Four events committed together (as four webhooks would be) and one drain asked for, as the web
-    does: the drain claims all four in one batch; the event for an unknown buy fails it, the batch
-    rolls back, and each event goes on alone — the three good ones applied once each, the bad one
-    retried until dead."""
+    does: the drain claims all four in one batch; a poison event (not valid ADCP any more) fails it,
+    the batch rolls back, and each event goes on alone — the three good ones applied once each, the
+    bad one retried until dead."""
     import json
 
     from mediabuy_sync.store.db import transaction
@@ -192,7 +242,9 @@ def test_a_batch_with_a_failing_event_rolls_back_and_each_event_goes_on_alone(db
     agent = make_agent()
     campaign_id, buy_ids = make_campaign([(agent, f"batch_{i}", "PENDING_APPROVAL") for i in range(3)])
     payloads = [task_payload(f"batch_{i}", "active", timestamp=at(10)) for i in range(3)]
-    payloads.insert(1, task_payload("batch_nobody", "active", timestamp=at(10)))
+    poison = task_payload("batch_poison", "active", timestamp=at(10))
+    del poison["status"]
+    payloads.insert(1, poison)
     with transaction() as conn:
         ids = [conn.execute("INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body, request_id) "
                             "VALUES (%s, %s, %s, %s, 'batch-test') RETURNING id",
@@ -207,9 +259,9 @@ def test_a_batch_with_a_failing_event_rolls_back_and_each_event_goes_on_alone(db
     for buy_id, event_id in zip(buy_ids, good):
         assert [(c["event_id"], c["outcome"]) for c in changes(db, buy_id)] == [(event_id, "applied")]
         assert event(db, event_id)["attempts"] == 1
-    assert event(db, bad)["attempts"] == 3 and "UnknownMediaBuy" in event(db, bad)["last_error"]
+    assert event(db, bad)["attempts"] == 3 and "ValidationError" in event(db, bad)["last_error"]
     worker_log = stack["worker"].log_path.read_text(errors="replace")
-    assert "batch of 4 events rolled back (UnknownMediaBuy" in worker_log
+    assert "batch of 4 events rolled back (ValidationError" in worker_log
     wait_until(lambda: campaign(db, campaign_id)["surfaced_status"] == "ACTIVE", what="rollup")
 
 

@@ -10,6 +10,7 @@ class InboxState(StrEnum):
     RECEIVED = "received"  # committed, waiting for a drain (or a retry, a sweep, a replay)
     PROCESSED = "processed"  # applied (or recorded) in the transaction that marked it so
     DEAD = "dead"  # failed every attempt: listed for operators, replayable (back to received)
+    UNMATCHED = "unmatched"  # about no buy of ours: kept with the reason, not retried; its agent is polled
 
 
 # A retry's countdown lives in the broker (Redis): DESIGN rule 5 keeps those to a few seconds.

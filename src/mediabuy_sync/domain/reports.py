@@ -94,7 +94,7 @@ def reports_from_webhook(payload: dict) -> list[StatusReport]:
         return [
             StatusReport(
                 adcp_media_buy_id=result.get("media_buy_id"),
-                operation_id=payload.get("operation_id"),
+                operation_id=payload.get("operation_id") or echoed_buy_id(payload),
                 task_id=payload.get("task_id"),
                 status=status,
                 adcp_status=adcp_status,
@@ -114,6 +114,16 @@ def reports_from_webhook(payload: dict) -> list[StatusReport]:
             for delivery in result.get("media_buy_deliveries") or ()
         ]
     return []
+
+
+def echoed_buy_id(payload: dict) -> str | None:
+    """Our media buy id from the `context` we sent with the task (create_media_buy's context names
+    it), when the seller echoes it: a seller that sends no operation id still correlates that way."""
+    for holder in (payload.get("result"), payload):
+        context = holder.get("context") if isinstance(holder, dict) else None
+        if isinstance(context, dict) and isinstance(context.get("media_buy_id"), str):
+            return context["media_buy_id"]
+    return None
 
 
 def _as_datetime(value: str | datetime) -> datetime:

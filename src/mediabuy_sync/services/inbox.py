@@ -1,5 +1,5 @@
 """services: the inbox's work — drain it a batch at a time, apply an event alone with its retries,
-sweep up events whose enqueue was lost, replay dead ones.
+sweep up events whose enqueue was lost, replay dead (or unmatched) ones.
 
 The transactions themselves are services/ingest.py; this is what comes around them: the drain key,
 retries counted on the event, the recomputes a batch owes, and what to enqueue next.
@@ -116,3 +116,9 @@ def replay(event_ids: list[int], publisher) -> list[int]:
 def dead(limit: int) -> list[dict]:
     with transaction() as conn:
         return inbox.list_dead(conn, limit)
+
+
+def unmatched(limit: int) -> list[dict]:
+    """The newest events no buy of ours matched, with why (replayable like dead ones)."""
+    with transaction() as conn:
+        return inbox.list_unmatched(conn, limit)

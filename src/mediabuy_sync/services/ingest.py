@@ -20,10 +20,12 @@ from .. import logs
 from ..adcp.payloads import load_webhook
 from ..adcp.requests import match_packages
 from ..domain.inbox import InboxState
+from ..domain.polling import SOON
 from ..domain.reports import (
     Outcome, Source, StatusReport, creative_reviews_from_webhook, deliveries_from_webhook, reports_from_webhook,
 )
-from ..store import inbox, media_buys
+from ..domain.statuses import POLLED
+from ..store import inbox, media_buys, polling
 from ..store.db import transaction
 from .delivery import apply_delivery, apply_reviews, buys_for_reviews
 from .status_path import UnknownMediaBuy, apply_report
@@ -58,7 +60,7 @@ def process_event(event_id: int) -> Processed:
         summary, changed = _apply_event(conn, event, payload, reports_from_webhook(payload))
         if changed:
             media_buys.bump_campaigns(conn, sorted(changed))
-        inbox.mark_processed(conn, event_id, summary)
+        _mark(conn, event, summary)
         conn.commit()  # inside the pipeline: sent with the writes before it
     return Processed(event_id, summary, changed)
 
@@ -105,7 +107,7 @@ def process_batch(limit: int, when_full: Callable[[], None] = lambda: None) -> B
                 token = logs.bind(event_id=event["id"], request_id=event["request_id"], agent_id=event["agent_id"])
                 try:
                     summary, changed = _apply_event(conn, event, payload, reports)
-                    inbox.mark_processed(conn, event["id"], summary)
+                    _mark(conn, event, summary)
                     batch.processed.append(Processed(event["id"], summary, changed, logs.current_context()))
                     for campaign_id in changed:
                         batch.campaigns_changed[campaign_id] = logs.current_context()
@@ -135,13 +137,18 @@ def _apply_event(conn: psycopg.Connection, event: dict, payload: dict,
     outcomes, changed, buy_of = [], set(), {}
     # Buys are locked in a fixed order so that two events touching the same buys can't deadlock.
     for report in sorted(reports, key=lambda r: (r.adcp_media_buy_id or "", r.task_id or "")):
-        applied = apply_report(conn, event["agent_id"], report, source=Source.WEBHOOK, event_id=event_id)
+        try:
+            applied = apply_report(conn, event["agent_id"], report, source=Source.WEBHOOK, event_id=event_id)
+        except UnknownMediaBuy as exc:  # nothing was written for it: see _mark
+            outcomes.append(f"{UNMATCHED}: {exc}")
+            continue
         outcomes.append(applied.outcome)
         buy_of[report.adcp_media_buy_id] = applied.buy_id
         if applied.outcome == Outcome.APPLIED:
             changed.add(applied.campaign_id)
     for delivery in deliveries_from_webhook(payload):  # the buys are locked by now
-        apply_delivery(conn, buy_of[delivery.adcp_media_buy_id], delivery)
+        if delivery.adcp_media_buy_id in buy_of:
+            apply_delivery(conn, buy_of[delivery.adcp_media_buy_id], delivery)
     result = payload.get("result") or {}
     if payload["task_type"] == "create_media_buy" and result.get("packages") and result.get("media_buy_id") in buy_of:
         # the agent's package ids: what later updates and delivery reports name the packages by
@@ -153,6 +160,21 @@ def _apply_event(conn: psycopg.Connection, event: dict, payload: dict,
         outcomes.append("creatives" if buys else "creatives-unmatched")
     summary = ",".join(sorted(set(outcomes))) if outcomes else f"no-status:{payload['task_type']}"
     return summary, changed
+
+
+UNMATCHED = "unmatched"  # an outcome summary that starts so: no buy of ours matched the event
+
+
+def _mark(conn: psycopg.Connection, event: dict, summary: str) -> None:
+    """The event processed — or, when it matched no buy of ours (UnknownMediaBuy for each of its
+    reports), kept as unmatched with why: another attempt would find nothing more. Whatever it was
+    about, its agent's unsettled buys are polled soon, in this transaction."""
+    if summary.startswith(UNMATCHED):
+        inbox.mark_unmatched(conn, event["id"], summary)
+        polling.reconcile_agent(conn, event["agent_id"], sorted(POLLED), SOON, "unmatched webhook")
+        log.warning("event %s matches no media buy of agent %s; its buys will be polled", event["id"], event["agent_id"])
+    else:
+        inbox.mark_processed(conn, event["id"], summary)
 
 
 def learn_package_ids(conn: psycopg.Connection, buy_id: str, theirs: list[dict]) -> None:

@@ -79,6 +79,15 @@ def mark_processed(conn: psycopg.Connection, event_id: int, outcome: str) -> Non
     conn.execute(Q["mark_processed"], {"event_id": event_id, "outcome": outcome})
 
 
+def mark_unmatched(conn: psycopg.Connection, event_id: int, reason: str) -> None:
+    conn.execute(Q["mark_unmatched"], {"event_id": event_id, "reason": reason[:2000]})
+
+
+def list_unmatched(conn: psycopg.Connection, limit: int = 100) -> list[dict]:
+    """The newest events nothing matched: {id, agent_id, idempotency_key, task_type, received_at, reason}."""
+    return conn.execute(Q["list_unmatched"], {"limit": limit}).fetchall()
+
+
 def record_failure(conn: psycopg.Connection, event_id: int, error: str, max_attempts: int) -> dict | None:
     """Count a failed attempt; returns {attempts, state} (state 'dead' at the limit), None if not pending."""
     params = {"event_id": event_id, "error": error[:2000], "max_attempts": max_attempts}

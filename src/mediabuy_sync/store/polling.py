@@ -44,6 +44,11 @@ def schedule(conn: psycopg.Connection, buy_ids: list[str], delays: list[float | 
     conn.execute(Q["schedule_polls"], {"buy_ids": buy_ids, "delays": delays})
 
 
+def reconcile_agent(conn: psycopg.Connection, agent_id: str, polled: list[str], delay: float, reason: str) -> None:
+    """Poll the agent's unsettled buys within `delay` seconds (never later than planned)."""
+    conn.execute(Q["reconcile_agent"], {"agent_id": agent_id, "polled": polled, "delay": delay, "reason": reason})
+
+
 def defer(conn: psycopg.Connection, buy_ids: list[str], until: datetime) -> None:
     conn.execute(Q["defer_polls"], {"buy_ids": buy_ids, "until": until})
 

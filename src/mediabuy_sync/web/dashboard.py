@@ -217,10 +217,10 @@ def _signature_failures() -> dict[str, float]:
 @bp.response(200, HTML, content_type="text/html")
 @_page_doc
 def dead_events_page():
-    """Dead webhook events, with a replay button"""
+    """Dead webhook events, and those no media buy matched, with a replay button"""
     if (answer := _session()) is not None:
         return answer
-    return _render("dead_events.html", events=inbox.dead(500), replayed=None)
+    return _render("dead_events.html", events=inbox.dead(500), unmatched=inbox.unmatched(200), replayed=None)
 
 
 @bp.route("/events/replay", methods=["POST"])
@@ -234,4 +234,4 @@ def replay(form: dict):
     if not _same(form["csrf"], g.csrf):
         raise ApiError(403, "FORBIDDEN", "The form's CSRF token is not valid: reload the page and try again.")
     replayed = inbox.replay(form["event_id"], publisher)
-    return _render("dead_events.html", events=inbox.dead(500), replayed=replayed)
+    return _render("dead_events.html", events=inbox.dead(500), unmatched=inbox.unmatched(200), replayed=replayed)

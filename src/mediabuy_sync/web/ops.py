@@ -105,9 +105,11 @@ class StateCollector:
         yield GaugeMetricFamily("mediabuy_inbox_lag_seconds",
                                 "Age of the oldest webhook event received and not yet processed (0: none).",
                                 value=inbox["lag_seconds"])
-        events = GaugeMetricFamily("mediabuy_inbox_events", "Webhook events waiting (received) or dead.", labels=["state"])
+        events = GaugeMetricFamily("mediabuy_inbox_events", "Webhook events waiting (received), dead, or about no "
+                                   "buy of ours (unmatched).", labels=["state"])
         events.add_metric([InboxState.RECEIVED], inbox["received"])
         events.add_metric([InboxState.DEAD], inbox["dead"])
+        events.add_metric([InboxState.UNMATCHED], inbox["unmatched"])
         yield events
         surfaced = GaugeMetricFamily("mediabuy_campaigns", "Campaigns by surfaced status.", labels=["surfaced_status"])
         for row in campaigns:

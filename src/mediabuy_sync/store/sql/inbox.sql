@@ -53,6 +53,13 @@ SET state = 'processed', processed_at = now(), outcome = %(outcome)s,
     attempts = attempts + 1, last_attempt_at = now(), last_error = NULL
 WHERE id = %(event_id)s AND state = 'received';
 
+-- name: mark_unmatched
+-- Nothing of ours matches the event: kept, with why, and not tried again (see migration 0011).
+UPDATE webhook_events
+SET state = 'unmatched', processed_at = now(), outcome = 'unmatched', last_error = %(reason)s,
+    attempts = attempts + 1, last_attempt_at = now()
+WHERE id = %(event_id)s AND state = 'received';
+
 -- name: record_failure
 -- The attempt that failed is counted; at the limit the event is dead and waits for a replay.
 UPDATE webhook_events
@@ -86,9 +93,17 @@ WHERE state = 'dead'
 ORDER BY received_at
 LIMIT %(limit)s;
 
+-- name: list_unmatched
+SELECT id, agent_id, idempotency_key, task_type, received_at, last_error AS reason
+FROM webhook_events
+WHERE state = 'unmatched'
+ORDER BY received_at DESC
+LIMIT %(limit)s;
+
 -- name: replay_dead
--- A replayed event starts over: received, no attempts, enqueued again by the caller.
+-- A replayed event starts over: received, no attempts, enqueued again by the caller. Dead events, and
+-- unmatched ones (once an operator has made them matchable, say).
 UPDATE webhook_events
 SET state = 'received', attempts = 0, last_error = NULL, enqueued_at = now()
-WHERE id = ANY(%(event_ids)s) AND state = 'dead'
+WHERE id = ANY(%(event_ids)s) AND state IN ('dead', 'unmatched')
 RETURNING id;

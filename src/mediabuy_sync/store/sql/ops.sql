@@ -11,9 +11,10 @@ SELECT set_config('statement_timeout', %(milliseconds)s, true), set_config('jit'
 SELECT
     coalesce(extract(epoch FROM now() - min(received_at) FILTER (WHERE state = 'received')), 0)::float8 AS lag_seconds,
     count(*) FILTER (WHERE state = 'received') AS received,
-    count(*) FILTER (WHERE state = 'dead') AS dead
+    count(*) FILTER (WHERE state = 'dead') AS dead,
+    count(*) FILTER (WHERE state = 'unmatched') AS unmatched
 FROM webhook_events
-WHERE state IN ('received', 'dead');
+WHERE state IN ('received', 'dead', 'unmatched');
 
 -- name: campaigns_by_surfaced_status
 SELECT coalesce(surfaced_status, 'NONE') AS surfaced_status, count(*) AS campaigns

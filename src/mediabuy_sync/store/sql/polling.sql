@@ -48,6 +48,14 @@ SET poll_due_at = CASE WHEN s.delay IS NULL THEN NULL ELSE now() + make_interval
 FROM unnest(%(buy_ids)s::text[], %(delays)s::float8[]) AS s(id, delay)
 WHERE mb.id = s.id;
 
+-- name: reconcile_agent
+-- A webhook of this agent matched none of our buys: poll its unsettled buys soon (never later than
+-- planned), so whatever it was about is read from the seller's state.
+UPDATE media_buys
+SET poll_due_at = least(coalesce(poll_due_at, 'infinity'), now() + make_interval(secs => %(delay)s)),
+    poll_reason = %(reason)s
+WHERE sales_agent_id = %(agent_id)s AND status = ANY(%(polled)s) AND adcp_media_buy_id IS NOT NULL;
+
 -- name: defer_polls
 UPDATE media_buys SET poll_due_at = %(until)s WHERE id = ANY(%(buy_ids)s);
 

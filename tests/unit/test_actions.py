@@ -145,9 +145,10 @@ def _create_request(now: datetime) -> dict:
                                 now + timedelta(days=1), ["cr_1"]),
                 adcp.NewPackage("pkg_b", "display", "cpm", D("999.50"), None, None, None, None, [])]
     push = adcp.push_notification_config("http://hooks.example/webhooks/adcp/a", "mb_1", "hmac-sha256", 7)
+    reporting = adcp.reporting_webhook("http://hooks.example/webhooks/adcp/a", "mb_1", "hmac-sha256", 7)
     return adcp.create_media_buy(buy_id="mb_1", campaign=campaign, account_id="acc_seller_1", packages=packages, goals=goals,
                                  caps=[{"maxImpressions": 3, "per": "day"}], push=push, brand_domain="acme.example",
-                                 now=now)
+                                 now=now, reporting=reporting)
 
 
 def test_the_create_request_is_what_the_protocol_expects():
@@ -165,12 +166,17 @@ def test_the_create_request_is_what_the_protocol_expects():
     assert request["push_notification_config"]["authentication"] == {"schemes": ["HMAC-SHA256"],
                                                                      "credentials": {"$credential": 7}}
     assert "authentication" not in adcp.push_notification_config("http://h/x", "mb_1", "rfc9421", None)
+    # delivery reports asked for, with the same authentication (some sellers send none otherwise)
+    assert request["reporting_webhook"]["authentication"] == request["push_notification_config"]["authentication"]
+    assert request["reporting_webhook"]["reporting_frequency"] == "hourly"
+    assert adcp.reporting_webhook("http://h/x", "mb_1", "rfc9421", None) is None
 
 
 def test_every_request_validates_against_the_sdk_models():
     from adcp import types  # the agents extra: always installed by ./dev, never skipped
     request = _create_request(datetime.now(timezone.utc))
     request["push_notification_config"]["authentication"]["credentials"] = "s" * 40  # as the worker sends it
+    request["reporting_webhook"]["authentication"]["credentials"] = "s" * 40
     types.CreateMediaBuyRequest.model_validate({**request, "idempotency_key": idempotency_key(1, "mb_1")})
     for body in (adcp.update_media_buy("adv", "sa_1", paused=True, packages=[{"package_id": "p", "paused": True}]),
                  adcp.update_media_buy("adv", "sa_1", canceled=True, cancellation_reason="done"),

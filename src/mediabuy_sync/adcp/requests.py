@@ -64,6 +64,16 @@ def push_notification_config(url: str, operation_id: str, scheme: str, credentia
     return config
 
 
+def reporting_webhook(url: str, operation_id: str, scheme: str, credential_id: int | None) -> dict | None:
+    """Where the seller sends delivery reports (some send none unless asked, with authentication): the
+    same URL and credentials as the push config, hourly. None for an RFC 9421 agent: ADCP's
+    reporting_webhook requires an authentication block, and such an agent signs with its own key."""
+    push = push_notification_config(url, operation_id, scheme, credential_id)
+    if "authentication" not in push:
+        return None
+    return {**push, "reporting_frequency": "hourly"}
+
+
 def optimization_goal(goal: dict) -> dict:
     """Our goal (the buyer API's shape) as ADCP's: an unknown event type is a custom event."""
     out = _compact({"kind": goal["kind"], "metric": goal.get("metric"),
@@ -119,7 +129,8 @@ class NewPackage:
 
 
 def create_media_buy(*, buy_id: str, campaign: Mapping, account_id: str, packages: Iterable[NewPackage],
-                     goals: list[dict], caps: list[dict], push: dict, brand_domain: str, now: datetime) -> dict:
+                     goals: list[dict], caps: list[dict], push: dict, brand_domain: str, now: datetime,
+                     reporting: dict | None = None) -> dict:
     """The create_media_buy request of one of our buys (idempotency_key added by the cascade)."""
     start, end = campaign["flight_start"], campaign["flight_end"]
     package_requests = []
@@ -151,6 +162,7 @@ def create_media_buy(*, buy_id: str, campaign: Mapping, account_id: str, package
         "frequency_cap": frequency_cap(caps),
         "ext": {"frequency_caps": caps} if caps else None,
         "push_notification_config": push,
+        "reporting_webhook": reporting,
         "context": {"media_buy_id": buy_id, "campaign_id": campaign["id"]},
     })
 

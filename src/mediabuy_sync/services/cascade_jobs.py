@@ -170,22 +170,29 @@ async def _resolved(agent: client.Agent, cascade_id: int, item: dict, timeout: f
     return resolved
 
 
+# The parts of a request that tell the agent where and how to send us webhooks.
+WEBHOOK_TARGETS = ("push_notification_config", "reporting_webhook")
+
+
 def _with_secret(conn, agent_id: str, request: dict) -> dict:
-    """The request as sent: a push config's credential reference replaced by the secret itself (the
-    newest active one if the referenced one was retired meanwhile)."""
-    push = request.get("push_notification_config") or {}
-    auth = push.get("authentication") or {}
-    ref = auth.get("credentials")
-    if not isinstance(ref, dict):
-        return request
-    secret = cascades.credential_secret(conn, ref.get(adcp.CREDENTIAL_REF)) if ref.get(adcp.CREDENTIAL_REF) else None
-    if secret is None:
-        kind = "hmac-sha256" if auth.get("schemes") == ["HMAC-SHA256"] else "bearer"
-        newest = cascades.newest_secret(conn, agent_id, kind)
-        if newest is None:
-            raise client.AgentCallError(NOT_CONFIGURED, f"agent {agent_id} has no active {kind} secret to sign webhooks with")
-        secret = newest["secret"]
-    return {**request, "push_notification_config": {**push, "authentication": {**auth, "credentials": secret}}}
+    """The request as sent: each webhook target's credential reference replaced by the secret itself
+    (the newest active one if the referenced one was retired meanwhile)."""
+    sent = dict(request)
+    for part in WEBHOOK_TARGETS:
+        target = request.get(part) or {}
+        auth = target.get("authentication") or {}
+        ref = auth.get("credentials")
+        if not isinstance(ref, dict):
+            continue
+        secret = cascades.credential_secret(conn, ref[adcp.CREDENTIAL_REF]) if ref.get(adcp.CREDENTIAL_REF) else None
+        if secret is None:
+            kind = "hmac-sha256" if auth.get("schemes") == ["HMAC-SHA256"] else "bearer"
+            newest = cascades.newest_secret(conn, agent_id, kind)
+            if newest is None:
+                raise client.AgentCallError(NOT_CONFIGURED, f"agent {agent_id} has no active {kind} secret to sign webhooks with")
+            secret = newest["secret"]
+        sent[part] = {**target, "authentication": {**auth, "credentials": secret}}
+    return sent
 
 
 def _apply(conn, agent_id: str, item: dict, request: dict, answer: dict, parsed: adcp.CreateAnswer | None,

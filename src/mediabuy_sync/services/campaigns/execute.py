@@ -77,6 +77,8 @@ def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> S
             goals=goals or [], caps=caps,
             push=adcp.push_notification_config(webhook_url(buy["sales_agent_id"]), buy["id"], agent["inbound_scheme"],
                                                agent["credential_id"]),
+            reporting=adcp.reporting_webhook(webhook_url(buy["sales_agent_id"]), buy["id"], agent["inbound_scheme"],
+                                             agent["credential_id"]),
             brand_domain=brand_domain, now=now)
         if previous == CampaignStatus.PAUSED:  # a buy (re)submitted under a paused campaign starts paused
             request["paused"] = True

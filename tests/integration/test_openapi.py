@@ -150,6 +150,11 @@ def _aim(world: dict):
     agent': point them at what exists, so they reach the code behind those checks."""
 
     def aim(case):
+        if isinstance(case.body, dict):
+            # an agent registered by the fuzzer is fetched from (its JWKS) or called on this machine only
+            for field, local in (("jwks_uri", "http://127.0.0.1:9/jwks.json"), ("endpoint", "http://127.0.0.1:9/mcp")):
+                if field in case.body:
+                    case.body[field] = local
         if isinstance(case.body, dict) and "advertiserId" in case.body:
             case.body["advertiserId"] = FUZZ_ADVERTISER
             for product in case.body.get("products") or []:

@@ -48,7 +48,7 @@ def world(make_agent, make_campaign, api_key):
 
 def _url(stack, path: str, **values) -> str:
     defaults = {"campaign_id": "cmp_nonexistent", "advertiser_id": "adv_nonexistent", "kind": "campaigns",
-                "target_id": "cmp_nonexistent", "run_id": "999999999"}
+                "target_id": "cmp_nonexistent", "run_id": "999999999", "agent_id": "agent_nonexistent"}
     return stack["base_url"] + re.sub(r"{(\w+)}", lambda m: str(values.get(m[1], defaults[m[1]])), path)
 
 

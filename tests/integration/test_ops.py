@@ -112,15 +112,27 @@ def traffic(stack, endpoints, tmp_path_factory, make_agent_once):
         assert sender.post(payload).status_code == 200  # the same again: a duplicate
         assert sender.post(payload, headers={**sender.headers_for(body), "X-AdCP-Signature": "sha256=" + "0" * 64}
                            ).status_code == 401
-        doomed = sender.post(task_payload("sa_nobody_knows", "active", timestamp=at(20)))
-        assert doomed.status_code == 202
+        nobody = sender.post(task_payload("sa_nobody_knows", "active", timestamp=at(20)))  # matches no buy
+        assert nobody.status_code == 202
+        # A poison event (stored by an older, looser version, say): every attempt fails, then it is dead.
+        from mediabuy_sync.queue.names import INGEST
+        from mediabuy_sync.worker.app import celery_app
+
+        poison = task_payload("sa_ops_1", "paused", timestamp=at(30))
+        del poison["status"]  # not valid ADCP any more
+        with transaction() as conn:
+            doomed_id = conn.execute("INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body) "
+                                     "VALUES (%s, %s, %s, %s) RETURNING id", (sender.agent_id, poison["idempotency_key"],
+                                     poison["task_type"], json.dumps(poison))).fetchone()["id"]
+        celery_app.send_task(INGEST, args=[doomed_id])
         web_unknown_before = scrape(endpoints.web)
         assert Sender(stack["base_url"], "ops_no_such_agent", "hmac-sha256", SECRET).post(
             task_payload("x", "active")).status_code == 404
         web_unknown_after = scrape(endpoints.web)
 
-        event_id, doomed_id = first.json()["data"]["event_id"], doomed.json()["data"]["event_id"]
+        event_id, nobody_id = first.json()["data"]["event_id"], nobody.json()["data"]["event_id"]
         wait_until(lambda: _event(event_id)["state"] == "processed", 30, 0.2, "our event processed")
+        wait_until(lambda: _event(nobody_id)["state"] == "unmatched", 30, 0.2, "the event about no buy unmatched")
         wait_until(lambda: _event(doomed_id)["state"] == "dead", 60, 0.2, "the doomed event dead")
         # The agent's webhooks processed (on a loaded machine the first create may time out on our side
         # and the buy reach ACTIVE later, by a retry or a poll: what it is by then doesn't matter here).
@@ -133,7 +145,8 @@ def traffic(stack, endpoints, tmp_path_factory, make_agent_once):
                                 (campaign_id,))["current"], 60, 0.2, "the campaign's rollup")
         yield SimpleNamespace(sim=sim, before=before, web_unknown_before=web_unknown_before,
                               web_unknown_after=web_unknown_after, sender=sender, request_id=request_id,
-                              event_id=event_id, doomed_id=doomed_id, own_buy=own_buy, live_buy=live_buy,
+                              event_id=event_id, doomed_id=doomed_id, nobody_id=nobody_id, own_buy=own_buy,
+                              live_buy=live_buy,
                               campaign_id=campaign_id, broken_buy=broken_buy)
     finally:
         sim.proc.stop()
@@ -206,8 +219,9 @@ def test_the_scrape_time_gauges_agree_with_the_database(traffic, endpoints):
     def agree():
         web = scrape(endpoints.web)
         row = _one("SELECT count(*) FILTER (WHERE state = 'dead') AS dead, "
-                   "count(*) FILTER (WHERE state = 'received') AS received FROM webhook_events", ())
+                   "count(*) FILTER (WHERE state = 'unmatched') AS unmatched FROM webhook_events", ())
         return (value(web, "mediabuy_inbox_events", state="dead") == row["dead"] >= 1
+                and value(web, "mediabuy_inbox_events", state="unmatched") == row["unmatched"] >= 1
                 and value(web, "mediabuy_state_scrape_ok", source="postgres") == 1
                 and value(web, "mediabuy_state_scrape_ok", source="redis") == 1
                 and ("mediabuy_queue_depth", (("queue", "mediabuy"),)) in web
@@ -224,8 +238,8 @@ def test_the_workers_metrics_show_the_tasks_transitions_polls_and_the_dead_event
     def grew(name, **labels):
         return value(worker, name, **labels) - value(before, name, **labels)
 
-    # the accepted webhooks were applied by inbox drains; the doomed event failed its drain's batch, was
-    # tried alone at once (attempt 1), then by the ingest task: attempt 2 retried, attempt 3 dead
+    # the accepted webhooks were applied by inbox drains; the doomed event failed every attempt of the
+    # ingest task (and of a drain's batch, if one claimed it first): retried, then dead
     assert grew("mediabuy_task_duration_seconds_count", task="mediabuy_sync.drain_inbox", state="success") >= 1
     assert grew("mediabuy_task_duration_seconds_count", task="mediabuy_sync.ingest", state="success") >= 1
     assert grew("mediabuy_task_duration_seconds_count", task="mediabuy_sync.recompute", state="success") >= 1
@@ -341,12 +355,13 @@ def test_the_ops_pages_in_chromium(traffic, stack, browser):
     page.screenshot(path=str(SCREENSHOTS / "ops-agents.png"), full_page=True)
 
     page.goto(base + "/ops/events/dead")
+    assert "no media buy" in page.inner_text("#unmatched")  # the event about no buy, with why
     last_attempt = _event(traffic.doomed_id)["last_attempt_at"]
     page.check(f"input[name=event_id][value='{traffic.doomed_id}']")
     page.screenshot(path=str(SCREENSHOTS / "ops-dead-events.png"), full_page=True)
     page.click("#replay")
     assert f"Replayed 1 event(s): {traffic.doomed_id}" in page.inner_text("#replayed")
-    # processed again: it fails again (its buy is still unknown) and dies after its attempts
+    # processed again: it fails again (its body is still not valid) and dies after its attempts
     wait_until(lambda: (e := _event(traffic.doomed_id))["state"] == "dead" and e["last_attempt_at"] > last_attempt,
                60, 0.2, "the replayed event to be tried again")
     page.screenshot(path=str(SCREENSHOTS / "ops-replayed.png"), full_page=True)

@@ -98,6 +98,20 @@ def _agents_accounts(args) -> int:
     return 0
 
 
+def _agents_products(args) -> int:
+    """A seller's catalogue: the products its get_products listed (--refresh: read it now, through a worker)."""
+    from .queue.publisher import publisher
+    from .services import products
+
+    found = (products.read_now(args.id, publisher, args.timeout) if args.refresh else products.catalogue(args.id))
+    if found is None:
+        print(f"error: no agent {args.id!r}", file=sys.stderr)
+        return 2
+    print(json.dumps({"agent_id": args.id, "fetched_at": found.fetched_at, "error": found.error,
+                      "products": [found.products[p] for p in sorted(found.products)]}, default=str))
+    return 0 if found.fetched_at or not args.refresh else 1
+
+
 def _advertisers_set_brand(args) -> int:
     from .services import agents
 
@@ -312,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_argument("--remove", action="store_true", help="forget the advertiser's account at this seller")
     accounts.add_argument("--mode", choices=("advertiser-id", "seller"), help="how the seller names accounts")
     accounts.set_defaults(func=_agents_accounts)
+    catalogue = agents.add_parser("products", help="a seller's catalogue, as its get_products listed it")
+    catalogue.add_argument("id")
+    catalogue.add_argument("--refresh", action="store_true", help="read it from the seller now (through a worker)")
+    catalogue.add_argument("--timeout", type=float, default=20.0)
+    catalogue.set_defaults(func=_agents_products)
     rotate = agents.add_parser("add-secret", help="add another active secret (rotation)")
     rotate.add_argument("id")
     rotate.add_argument("--secret")

@@ -48,7 +48,8 @@ def campaign_body(advertiser_id: str, agent_ids: list[str], **overrides) -> dict
                   "budget": 3000},
                  {"label": "second half", "startTime": "2027-03-16T00:00:00Z", "endTime": "2027-03-31T00:00:00Z"},
              ]},
-            {"salesAgentId": second, "productId": "prod_display", "budget": 3999.99, "formats": ["display_300x250"]},
+            {"salesAgentId": second, "productId": "prod_display", "budget": 3999.99, "pricingOptionId": "cpm_std",
+             "formats": ["display_300x250"]},
         ],
         "creatives": [
             {"creativeId": "cr_video_15s", "format": "video_15s", "name": "Teaser"},

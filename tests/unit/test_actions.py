@@ -141,7 +141,7 @@ def _create_request(now: datetime) -> dict:
     goals = [{"kind": "event", "event_sources": [{"event_source_id": "px", "event_type": "signup"}],
               "target": {"kind": "cost_per", "value": 5.0}},
              {"kind": "metric", "metric": "completed_views", "target": {"kind": "threshold_rate", "value": 0.7}}]
-    packages = [adcp.NewPackage("pkg_a", "display", None, D("1000.50"), "even", D("2.5"), now - timedelta(hours=1),
+    packages = [adcp.NewPackage("pkg_a", "display", "cpm_fixed", D("1000.50"), "even", D("2.5"), now - timedelta(hours=1),
                                 now + timedelta(days=1), ["cr_1"]),
                 adcp.NewPackage("pkg_b", "display", "cpm", D("999.50"), None, None, None, None, [])]
     push = adcp.push_notification_config("http://hooks.example/webhooks/adcp/a", "mb_1", "hmac-sha256", 7)

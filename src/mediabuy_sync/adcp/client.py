@@ -213,6 +213,19 @@ async def get_media_buy_delivery(agent: Agent, request: dict, timeout: float) ->
     return await _task(agent, timeout, "get_media_buy_delivery", GetMediaBuyDeliveryRequest, request)
 
 
+async def get_products(agent: Agent, timeout: float) -> list[dict]:
+    """The seller's whole catalogue (get_products, wholesale: its products, not a curated brief), each
+    product as it listed it: read from the raw answer, since a seller's products often carry more or
+    less than the SDK's typed model (services/products.py reads what it needs of them)."""
+    params = {"buying_mode": "wholesale"}
+    result = await _call(agent, timeout, "get_products", lambda c: c.adapter.get_products(params))
+    listed = result.data.get("products") if isinstance(result.data, dict) else getattr(result.data, "products", None)
+    if not isinstance(listed, list):
+        raise AgentCallError(BAD_RESPONSE, "get_products: the answer has no products list")
+    products = [p if isinstance(p, dict) else p.model_dump(mode="json", exclude_none=True) for p in listed]
+    return [p for p in products if isinstance(p.get("product_id"), str)]
+
+
 _loop: asyncio.AbstractEventLoop | None = None
 
 

@@ -119,7 +119,7 @@ class NewPackage:
 
     package_id: str
     product_id: str
-    pricing_option_id: str | None
+    pricing_option_id: str
     budget: Decimal
     pacing: str | None
     bid_price: Decimal | None
@@ -137,8 +137,7 @@ def create_media_buy(*, buy_id: str, campaign: Mapping, account_id: str, package
     for p in packages:
         package_requests.append(_compact({
             "product_id": p.product_id,
-            # the simulated sellers take any; a real product names its own
-            "pricing_option_id": p.pricing_option_id or "default",
+            "pricing_option_id": p.pricing_option_id,  # the seller's: named by the buyer, or its product's only one
             "budget": _amount(p.budget),
             "pacing": p.pacing,
             "bid_price": _amount(p.bid_price),

@@ -15,6 +15,7 @@ RUN_SYNC = "mediabuy_sync.run_sync"
 PURGE_NONCES = "mediabuy_sync.purge_nonces"
 RUN_CASCADE_AGENT = "mediabuy_sync.run_cascade_agent"
 SWEEP_CASCADES = "mediabuy_sync.sweep_cascades"
+REFRESH_PRODUCTS = "mediabuy_sync.refresh_products"
 
 # The one queue every task goes to, and kombu's Redis lists for it: one per priority step (0, 3, 6, 9).
 QUEUE = "mediabuy"

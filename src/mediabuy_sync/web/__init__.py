@@ -17,6 +17,7 @@ BLUEPRINT_MODULES = (
     "webhooks",
     "campaigns",
     "campaign_actions",
+    "sales_agents",
     "admin",
     "admin_agents",
     "dashboard",

@@ -18,6 +18,7 @@ from ..domain import plans
 from ..domain.campaigns import CAMPAIGN_STATUSES
 from ..domain.sync_runs import SyncRunState
 from ..queue.publisher import publisher
+from ..services import products as catalogues
 from ..services import resync
 from ..store import campaigns, cascades
 from ..store.db import transaction
@@ -154,6 +155,16 @@ def create_campaign(body: dict):
                    for i, p in enumerate(products) if p["salesAgentId"] not in known}
         if unknown:
             raise validation_error({"json": unknown})
+        # against each seller's catalogue, where we have one: unknown product, format or pricing option
+        planned = [{"sales_agent_id": p["salesAgentId"], "product_id": p["productId"], "formats": p["formats"],
+                    "pricing_option_id": p.get("pricingOptionId"), "bid_price": p.get("bidPrice")} for p in products]
+        refused, options = catalogues.check_plan(conn, planned)
+        if refused:
+            raise validation_error({"json": refused})
+        for i, option in options.items():  # the product's only pricing option, when the buyer named none
+            if option and not products[i].get("pricingOptionId"):
+                products[i]["pricingOptionId"] = option
+        stale = catalogues.stale(conn, sorted(known))
         total = body["budget"]["total"]
         excess = plans.overallocation(total, (p["budget"] for p in products))
         if excess:
@@ -164,6 +175,7 @@ def create_campaign(body: dict):
                            field="products")
         campaign_id = campaigns.create_plan(conn, _plan(body))
         view = campaigns.campaign_view(conn, campaign_id, advertiser_id)
+    catalogues.request_refresh(stale, publisher)  # read by execute, which checks again
     return _campaign(view), 201, {"Location": url_for("buyer.get_campaign", campaign_id=campaign_id)}
 
 

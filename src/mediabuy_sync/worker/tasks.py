@@ -14,10 +14,10 @@ from ..config import settings
 from ..domain.cascades import retry_countdown
 from ..domain.inbox import retry_countdown as event_retry_countdown
 from ..queue.names import (
-    DRAIN, INGEST, POLL_AGENT, POLL_AGENTS, PURGE_NONCES, RECOMPUTE, RUN_CASCADE_AGENT, RUN_SYNC, SWEEP_CASCADES,
-    SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS,
+    DRAIN, INGEST, POLL_AGENT, POLL_AGENTS, PURGE_NONCES, RECOMPUTE, REFRESH_PRODUCTS, RUN_CASCADE_AGENT, RUN_SYNC,
+    SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS,
 )
-from ..services import inbox, poll_sweep, resync, rollups, webhook_intake
+from ..services import inbox, poll_sweep, products, resync, rollups, webhook_intake
 from ..services.campaigns import cascades as campaign_cascades
 from .app import celery_app
 
@@ -99,6 +99,12 @@ def poll_agent(agent_id: str, buy_ids: list[str]) -> None:
 def run_sync(run_id: int) -> None:
     """A re-sync or a live status query: poll every buy it covers now, whatever its schedule."""
     resync.run(run_id, celery_app)
+
+
+@shared_task(name=REFRESH_PRODUCTS)
+def refresh_products(agent_id: str) -> None:
+    """Read a seller's catalogue (get_products) now."""
+    products.refresh(agent_id, settings().agent_call_timeout_seconds)
 
 
 # --- cascades: the buyer's actions carried to the agents -----------------------------------------------

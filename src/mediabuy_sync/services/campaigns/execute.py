@@ -16,6 +16,7 @@ from ...domain.frequency_caps import merged_frequency_caps
 from ...domain.statuses import Status
 from ...store import agents, campaign_state, campaigns, cascades, media_buys
 from ...store.cascades import NewItem
+from .. import products as catalogues
 from .common import Rejected, Started, live_packages, locked, seller_accounts, status_rejected
 
 
@@ -27,6 +28,11 @@ def webhook_url(agent_id: str) -> str:
         host, _, port = s.web_bind.rpartition(":")
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '[::]') else host}:{port}"
     return f"{base}/webhooks/adcp/{agent_id}"
+
+
+def _first(errors: dict[str, list[str]]) -> str:
+    field = next(iter(errors))
+    return f"{field}: {errors[field][0]}"
 
 
 def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> Started:
@@ -48,6 +54,11 @@ def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> S
         # a campaign made over buys the agents already had (`mediabuy-sync campaigns create`) has no plan
         raise Rejected(422, "VALIDATION_ERROR", "The campaign has no flight dates: its media buys can't be submitted.",
                        {"flightDates": ["Missing."]})
+    # each product against its seller's catalogue, again (it may have changed since the campaign was made)
+    refused, options = catalogues.check_plan(conn, state.products)
+    if refused:
+        raise Rejected(422, "VALIDATION_ERROR", _first(refused), refused)
+    option_of = {(p["sales_agent_id"], p["product_id"]): options[i] for i, p in enumerate(state.products)}
     accounts = seller_accounts(conn, state)
     not_sent = [{"mediaBuyId": b["id"], "salesAgentId": b["sales_agent_id"],
                  "message": f"No account at sales agent {b['sales_agent_id']!r} for advertiser {advertiser_id!r}: the "
@@ -56,6 +67,13 @@ def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> S
                             f"/admin/agents/{b['sales_agent_id']}/accounts/{advertiser_id}) and execute again."}
                 for b in targets if accounts.get(b["sales_agent_id"]) is None]
     targets = [b for b in targets if accounts.get(b["sales_agent_id"]) is not None]
+    unpriced = {b["id"]: sorted(p["product_id"] for p in live_packages(b)
+                                if option_of.get((b["sales_agent_id"], p["product_id"])) is None) for b in targets}
+    not_sent += [{"mediaBuyId": b["id"], "salesAgentId": b["sales_agent_id"],
+                  "message": f"No pricing option for {', '.join(unpriced[b['id']])}: sales agent {b['sales_agent_id']!r} "
+                             f"lists no products to take one from; name the seller's (pricingOptionId)."}
+                 for b in targets if unpriced[b["id"]]]
+    targets = [b for b in targets if not unpriced[b["id"]]]
     now = datetime.now(timezone.utc)
     caps = merged_frequency_caps(state.campaign["frequency_caps"], campaigns.advertiser_caps(conn, advertiser_id))
     push = agents.push_credentials(conn, sorted({b["sales_agent_id"] for b in targets}))
@@ -68,7 +86,8 @@ def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> S
         for p in live_packages(buy):
             product = products.get((buy["sales_agent_id"], p["product_id"])) or {}
             packages.append(adcp.NewPackage(
-                package_id=p["id"], product_id=p["product_id"], pricing_option_id=product.get("pricing_option_id"),
+                package_id=p["id"], product_id=p["product_id"],
+                pricing_option_id=option_of[(buy["sales_agent_id"], p["product_id"])],
                 budget=p["budget"], pacing=p["pacing"], bid_price=p["bid_price"], start=p["start_time"], end=p["end_time"],
                 creative_ids=creatives_for(product.get("formats") or (), state.manifest, buy["creative_ids"])))
         goals = buy["optimization_goals"] if buy["optimization_goals"] is not None else state.campaign["optimization_goals"]

@@ -17,7 +17,7 @@ class Buyer:
 
     def request(self, method: str, path: str, *, key: str | None = None, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Bearer {key or self.key}", **kwargs.pop("headers", {})}
-        return requests.request(method, self.base_url + API + path, headers=headers, timeout=10, **kwargs)
+        return requests.request(method, self.base_url + API + path, headers=headers, **{"timeout": 10, **kwargs})
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.request("GET", path, **kwargs)

@@ -187,3 +187,22 @@ def test_every_request_validates_against_the_sdk_models():
         types.UpdateMediaBuyRequest.model_validate({**body, "idempotency_key": idempotency_key(1, "mb_1")})
     types.SyncCreativesRequest.model_validate(
         {**adcp.sync_creatives("adv", ["cr"], [("cr", "p")], [("old", "p")]), "idempotency_key": idempotency_key(1, "x")})
+
+
+def test_a_sellers_buy_shows_an_update_or_not():
+    from mediabuy_sync.domain.cascades import effect_shown
+
+    pause = {"media_buy_id": "sa_1", "paused": True, "packages": [{"package_id": "p1", "paused": True}]}
+    packages = [{"package_id": "p1", "paused": True}, {"package_id": "p2", "paused": False, "canceled": True}]
+    assert effect_shown(pause, "paused", packages) is True
+    assert effect_shown(pause, "active", [{"package_id": "p1", "paused": False}]) is False  # "done", nothing paused
+    assert effect_shown(pause, "pending_start", [{"package_id": "p1", "paused": True}]) is True  # a pending buy's packages
+    assert effect_shown({"media_buy_id": "sa_1", "paused": False}, "active", []) is True
+    assert effect_shown({"media_buy_id": "sa_1", "canceled": True}, "active", []) is False
+    cancel_one = {"media_buy_id": "sa_1", "packages": [{"package_id": "p2", "canceled": True}]}
+    assert effect_shown(cancel_one, "active", packages) is True
+    assert effect_shown(cancel_one, "active", []) is None  # the seller lists no packages: nothing to check
+    budget = {"media_buy_id": "sa_1", "packages": [{"package_id": "p1", "budget": 2500.0}]}
+    assert effect_shown(budget, "active", [{"package_id": "p1", "budget": 2500}]) is True
+    assert effect_shown(budget, "active", [{"package_id": "p1", "budget": 3000}]) is False
+    assert effect_shown({"media_buy_id": "sa_1", "frequency_cap": {}}, "active", packages) is None

@@ -20,7 +20,10 @@ from datetime import datetime, timezone
 from .. import metrics
 from ..adcp import client
 from ..adcp import requests as adcp
-from ..domain.cascades import CASCADE_TASK, SUBMITTABLE, ItemState, is_retryable, retry_countdown
+from ..config import settings
+from ..domain.cascades import (
+    CASCADE_TASK, NOT_CONFIRMED, SUBMITTABLE, ItemState, effect_shown, is_retryable, retry_countdown,
+)
 from ..domain.packages import PackageStatus
 from ..domain.polling import next_poll_in
 from ..domain.reports import CreativeReview, Outcome, Source, StatusReport
@@ -86,12 +89,13 @@ def run_job(cascade_id: int, agent_id: str, max_attempts: int, timeout: float) -
             result.campaigns_changed |= attempt.campaigns_changed
             if attempt.error is None:
                 continue
-            if is_retryable(attempt.error.kind, attempt.error.adcp_error) and attempt.attempts < max_attempts:
-                retrying.append((item, attempt))
+            if attempt.error.kind == NOT_CONFIRMED or (is_retryable(attempt.error.kind, attempt.error.adcp_error)
+                                                       and attempt.attempts < max_attempts):
+                retrying.append((item, attempt))  # a confirmation is read again until its own deadline
             else:
                 result.campaigns_changed |= _give_up(cascade_id, agent_id, item, attempt)
         if retrying:
-            result.retry_in = retry_countdown(max(a.attempts for _, a in retrying))
+            result.retry_in = retry_countdown(max(max(a.attempts for _, a in retrying), 1))
             with transaction() as conn:
                 for item, _ in retrying:
                     cascades.append_log(conn, cascade_id, item["media_buy_id"],
@@ -106,6 +110,8 @@ def run_job(cascade_id: int, agent_id: str, max_attempts: int, timeout: float) -
 
 async def _attempt(agent: client.Agent, cascade_id: int, item: dict, max_attempts: int, timeout: float) -> Attempt:
     buy_id, task = item["media_buy_id"], CASCADE_TASK[item["kind"]]
+    if item["answered_at"] is not None:  # the seller said done: only its buy is to show it now
+        return await _confirm(agent, cascade_id, item, item["request"], item["answered_at"], timeout)
     with transaction() as conn:
         number = cascades.count_attempt(conn, cascade_id, buy_id)
     if number is None:
@@ -130,12 +136,65 @@ async def _attempt(agent: client.Agent, cascade_id: int, item: dict, max_attempt
     status = (answer.get("data") or {}).get("status") or answer.get("status")
     lines.append(f"{_stamp()} answered {status} ({time.monotonic() - started:.2f} s)")
     changed: set[str] = set()
+    # A seller's "done" for an update is checked against its buy (some answer done and change nothing).
+    confirm = task == "update_media_buy" and _verifiable(request)
+    answered_at = None
     with transaction() as conn:
-        if cascades.item_done(conn, cascade_id, buy_id, answer):
-            metrics.CASCADE_ITEMS.labels(item["kind"], ItemState.DONE).inc()
+        if confirm:
+            answered_at = cascades.item_answered(conn, cascade_id, buy_id, answer)
+            applied = answered_at is not None
+        else:
+            applied = cascades.item_done(conn, cascade_id, buy_id, answer)
+            if applied:
+                metrics.CASCADE_ITEMS.labels(item["kind"], ItemState.DONE).inc()
+        if applied:
             changed = _apply(conn, agent.id, item, request, answer, parsed, sent_at)
         cascades.append_log(conn, cascade_id, buy_id, lines)
+    if answered_at is not None:
+        confirmed = await _confirm(agent, cascade_id, item, request, answered_at, timeout)
+        return Attempt(confirmed.error, number, changed | confirmed.campaigns_changed)
     return Attempt(None, number, changed)
+
+
+def _verifiable(request: dict) -> bool:
+    """Whether a read of the buy could show what the request asks (see domain effect_shown)."""
+    return (bool(request.get("canceled")) or "paused" in request
+            or any(k in p for p in request.get("packages") or () for k in ("canceled", "paused", "budget")))
+
+
+async def _confirm(agent: client.Agent, cascade_id: int, item: dict, request: dict, answered_at: datetime,
+                   timeout: float) -> Attempt:
+    """Read the buy back: done when it shows the request's effect; unconfirmed once
+    MEDIABUY_CASCADE_CONFIRM_SECONDS have passed since the answer without it; else read again soon."""
+    buy_id = item["media_buy_id"]
+    adcp_id = request.get("media_buy_id") or item["adcp_media_buy_id"]
+    try:
+        polled = await client.get_media_buys(agent, [adcp_id], timeout)
+    except client.AgentCallError as exc:  # the read failed: try again, within the same deadline
+        polled, read_error = [], exc
+    else:
+        read_error = None
+    seen = next((b for b in polled if b.adcp_media_buy_id == adcp_id), None)
+    shown = effect_shown(request, seen.status, list(seen.packages)) if seen is not None else False
+    waited = (_now() - answered_at).total_seconds()
+    with transaction() as conn:
+        if shown is not False:
+            if cascades.item_confirmed(conn, cascade_id, buy_id):
+                metrics.CASCADE_ITEMS.labels(item["kind"], ItemState.DONE).inc()
+                cascades.append_log(conn, cascade_id, buy_id, [f"{_stamp()} confirmed: the buy shows it ({waited:.1f} s)"])
+            return Attempt()
+        why = (f"the seller answered done {waited:.0f} s ago but its buy does not show it"
+               + (f" (last read: {read_error.message})" if read_error else f" (status {getattr(seen, 'status', None)!r})"))
+        if waited >= settings().cascade_confirm_seconds:
+            error = {"kind": ItemState.UNCONFIRMED.value, "message": why, "at": _stamp()}
+            if cascades.item_unconfirmed(conn, cascade_id, buy_id, error):
+                metrics.CASCADE_ITEMS.labels(item["kind"], ItemState.UNCONFIRMED).inc()
+                media_buys.set_last_error(conn, buy_id, error)
+                cascades.append_log(conn, cascade_id, buy_id, [f"{_stamp()} unconfirmed: {why}"])
+                log.warning("cascade %s: %s unconfirmed: %s", cascade_id, buy_id, why)
+            return Attempt()
+        cascades.append_log(conn, cascade_id, buy_id, [f"{_stamp()} not shown yet: {why}"])
+    return Attempt(client.AgentCallError(NOT_CONFIRMED, why), item["attempts"])
 
 
 async def _resolved(agent: client.Agent, cascade_id: int, item: dict, timeout: float) -> dict:

@@ -69,7 +69,8 @@ def summary(cascade: dict) -> dict:
     """Counts of a cascade read with get()."""
     states = [item["state"] for item in cascade["items"]]
     return {"id": cascade["id"], "kind": cascade["kind"], "state": cascade["state"], "total": len(states),
-            "succeeded": states.count(ItemState.DONE), "failed": states.count(ItemState.FAILED),
+            "succeeded": states.count(ItemState.DONE),
+            "failed": states.count(ItemState.FAILED) + states.count(ItemState.UNCONFIRMED),
             "pending": states.count(ItemState.PENDING),
             "created_at": cascade["created_at"], "finished_at": cascade["finished_at"]}
 
@@ -108,6 +109,24 @@ def item_done(conn: psycopg.Connection, cascade_id: int, media_buy_id: str, resp
     """Mark the item done; False when it was not pending any more (nothing to apply then)."""
     params = {"cascade_id": cascade_id, "media_buy_id": media_buy_id, "response": Jsonb(response)}
     return conn.execute(Q["item_done"], params).fetchone() is not None
+
+
+def item_answered(conn: psycopg.Connection, cascade_id: int, media_buy_id: str, response: dict):
+    """The seller accepted the request (its answer kept); the item waits for a read to confirm it.
+    Returns when it was answered, or None when it was not pending (or answered) any more."""
+    params = {"cascade_id": cascade_id, "media_buy_id": media_buy_id, "response": Jsonb(response)}
+    row = conn.execute(Q["item_answered"], params).fetchone()
+    return row["answered_at"] if row else None
+
+
+def item_confirmed(conn: psycopg.Connection, cascade_id: int, media_buy_id: str) -> bool:
+    params = {"cascade_id": cascade_id, "media_buy_id": media_buy_id}
+    return conn.execute(Q["item_confirmed"], params).fetchone() is not None
+
+
+def item_unconfirmed(conn: psycopg.Connection, cascade_id: int, media_buy_id: str, error: dict) -> bool:
+    params = {"cascade_id": cascade_id, "media_buy_id": media_buy_id, "error": Jsonb(error)}
+    return conn.execute(Q["item_unconfirmed"], params).fetchone() is not None
 
 
 def item_failed(conn: psycopg.Connection, cascade_id: int, media_buy_id: str, error: dict) -> bool:

@@ -349,7 +349,8 @@ class CascadeSummary(Schema):
     state = fields.String(required=True, metadata={"enum": [state.value for state in CascadeState]})
     total = fields.Integer(required=True, metadata={"description": "Media buys it concerns."})
     succeeded = fields.Integer(required=True)
-    failed = fields.Integer(required=True)
+    failed = fields.Integer(required=True, metadata={
+        "description": "Failed, or unconfirmed: answered done, but the seller's buy did not show it in time."})
     pending = fields.Integer(required=True)
     createdAt = fields.DateTime(required=True)
     finishedAt = fields.DateTime(allow_none=True)

@@ -55,7 +55,7 @@ def item_results(found: list[dict]) -> dict[str, dict]:
             if item["state"] == ItemState.PENDING:
                 entry["pending"] = True
                 entry["success"] = False
-            elif item["state"] == ItemState.FAILED:
+            elif item["state"] in (ItemState.FAILED, ItemState.UNCONFIRMED):  # unconfirmed: "done", not seen
                 entry["success"] = False
                 entry.setdefault("error", error_message(item["error"]))
     return results

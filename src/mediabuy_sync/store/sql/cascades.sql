@@ -25,8 +25,8 @@ ORDER BY sales_agent_id;
 -- name: pending_items_of_agent
 -- What one agent's job has left to do, with what it needs of each buy. Sorted by buy id: the lock
 -- order of every other path.
-SELECT c.kind, c.campaign_id, i.media_buy_id, i.attempts, i.request, i.result, mb.status AS media_buy_status,
-       mb.adcp_media_buy_id, cmp.advertiser_id
+SELECT c.kind, c.campaign_id, i.media_buy_id, i.attempts, i.request, i.result, i.answered_at,
+       mb.status AS media_buy_status, mb.adcp_media_buy_id, cmp.advertiser_id
 FROM cascade_items i
 JOIN cascades c ON c.id = i.cascade_id
 JOIN media_buys mb ON mb.id = i.media_buy_id
@@ -63,15 +63,34 @@ SET state = 'done', result = jsonb_set(coalesce(result, '{}'), '{response}', %(r
 WHERE cascade_id = %(cascade_id)s AND media_buy_id = %(media_buy_id)s AND state = 'pending'
 RETURNING media_buy_id;
 
+-- name: item_answered
+-- The seller accepted the item's request; it stays pending until a read of the buy shows it done.
+UPDATE cascade_items
+SET answered_at = now(), result = jsonb_set(coalesce(result, '{}'), '{response}', %(response)s::jsonb),
+    updated_at = now()
+WHERE cascade_id = %(cascade_id)s AND media_buy_id = %(media_buy_id)s AND state = 'pending' AND answered_at IS NULL
+RETURNING answered_at;
+
+-- name: item_confirmed
+UPDATE cascade_items SET state = 'done', updated_at = now()
+WHERE cascade_id = %(cascade_id)s AND media_buy_id = %(media_buy_id)s AND state = 'pending'
+RETURNING media_buy_id;
+
+-- name: item_unconfirmed
+UPDATE cascade_items SET state = 'unconfirmed', error = %(error)s, updated_at = now()
+WHERE cascade_id = %(cascade_id)s AND media_buy_id = %(media_buy_id)s AND state = 'pending'
+RETURNING media_buy_id;
+
 -- name: item_failed
 UPDATE cascade_items SET state = 'failed', error = %(error)s, updated_at = now()
 WHERE cascade_id = %(cascade_id)s AND media_buy_id = %(media_buy_id)s AND state = 'pending'
 RETURNING media_buy_id;
 
 -- name: finish_if_complete
--- Over once no item is pending: 'failed' when any item failed.
+-- Over once no item is pending: 'failed' when any item failed, or was answered but never shown done.
 UPDATE cascades c
-SET state = CASE WHEN EXISTS (SELECT 1 FROM cascade_items i WHERE i.cascade_id = c.id AND i.state = 'failed')
+SET state = CASE WHEN EXISTS (SELECT 1 FROM cascade_items i WHERE i.cascade_id = c.id
+                                                             AND i.state IN ('failed', 'unconfirmed'))
                  THEN 'failed' ELSE 'done' END,
     finished_at = now()
 WHERE c.id = %(cascade_id)s AND c.state = 'running'
@@ -82,7 +101,7 @@ RETURNING c.state;
 SELECT c.id, c.kind, c.state, c.created_at, c.finished_at,
        count(i.media_buy_id) AS total,
        count(i.media_buy_id) FILTER (WHERE i.state = 'done') AS succeeded,
-       count(i.media_buy_id) FILTER (WHERE i.state = 'failed') AS failed,
+       count(i.media_buy_id) FILTER (WHERE i.state IN ('failed', 'unconfirmed')) AS failed,
        count(i.media_buy_id) FILTER (WHERE i.state = 'pending') AS pending
 FROM cascades c
 LEFT JOIN cascade_items i ON i.cascade_id = c.id

@@ -51,6 +51,7 @@ class Settings:
     cascade_max_attempts: int
     cascade_stale_after_seconds: float
     cascade_confirm_seconds: float
+    delivery_quiet_seconds: float
     brand_domain: str
     products_ttl_seconds: float
     admin_token: str
@@ -107,6 +108,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("cascade_max_attempts", "MEDIABUY_CASCADE_MAX_ATTEMPTS", "3", "Attempts at one agent's share of a cascade (agent unreachable, timing out or answering a transient error) before its items fail."),
     ("cascade_stale_after_seconds", "MEDIABUY_CASCADE_STALE_AFTER_SECONDS", "120", "A cascade's agent job whose pending items nobody touched for this long is taken as lost (a worker died mid-call, an enqueue failed) and beat starts it again; it must exceed the longest untouched stretch of a live job (one agent call, `MEDIABUY_AGENT_CALL_TIMEOUT_SECONDS`, plus a retry's countdown of at most 5 s). A job run twice is harmless: the agents deduplicate each call by its idempotency key."),
     ("cascade_confirm_seconds", "MEDIABUY_CASCADE_CONFIRM_SECONDS", "30", "How long a pause, resume, cancel or package change the seller answered \"done\" may take to show on its buy (read back with get_media_buys) before the item is `unconfirmed` rather than `done`. Lengthen it for sellers that apply changes slowly."),
+    ("delivery_quiet_seconds", "MEDIABUY_DELIVERY_QUIET_SECONDS", "7200", "A live media buy with no delivery report for this long has its delivery read by the fallback poll (get_media_buy_delivery), at most once per this long. Sellers report hourly by default; raise it for sellers that report daily."),
     ("brand_domain", "MEDIABUY_BRAND_DOMAIN", "example.com", "The brand domain sent as `brand.domain` with create_media_buy for an advertiser that has none of its own (`mediabuy-sync advertisers set-brand`)."),
     ("products_ttl_seconds", "MEDIABUY_PRODUCTS_TTL_SECONDS", "3600", "How long a seller's catalogue (its get_products) is used before it is read again; campaigns' products are checked against it. Shorten it for a seller whose catalogue changes often; `mediabuy-sync agents products ID --refresh` reads one now."),
     ("admin_token", "MEDIABUY_ADMIN_TOKEN", "", "Bearer token of the /admin endpoints; empty: they answer 403."),

@@ -207,3 +207,24 @@ def test_resync_from_the_cli_and_the_admin_api(sim, create_at_agent, make_campai
         denied = requests.post(f"{stack['base_url']}/admin/resync/agents/simp_quiet",
                                headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=5)
         assert denied.status_code == 401 and denied.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_live_buy_whose_delivery_went_quiet_has_its_delivery_read(sim, create_at_agent, make_campaign, db):
+    adcp_id = create_at_agent("simp_live")
+    _, (buy_id,) = make_campaign([(Agent("simp_live"), adcp_id, "PENDING_APPROVAL")])
+    wait_until(lambda: requests.get(f"{sim.base['simp_live']}/_sim/buys/{adcp_id}", timeout=5).json()["status"] == "active",
+               10, what="the agent to approve the buy")
+    wait_until(lambda: buy(db, buy_id)["status"] == "ACTIVE", 15, what="its approval webhook applied")
+    before = stats(sim, "simp_live").get("polls_get_media_buy_delivery", 0)
+    # submitted three hours ago, and no delivery report since: quiet past MEDIABUY_DELIVERY_QUIET_SECONDS (2 h)
+    db("UPDATE media_buys SET submitted_at = now() - interval '3 hours', poll_due_at = now() WHERE id = %s", (buy_id,))
+
+    wait_until(lambda: stats(sim, "simp_live").get("polls_get_media_buy_delivery", 0) == before + 1, 15,
+               what="the delivery backstop's get_media_buy_delivery")
+    assert buy(db, buy_id)["delivery_polled_at"] is not None
+    read_at = buy(db, buy_id)["delivery_polled_at"]
+    poll_now(db, buy_id)  # the next poll within the quiet period reads no delivery again
+    wait_until(lambda: buy(db, buy_id)["poll_due_at"] is not None and stats(sim, "simp_live")["polls_get_media_buys"] >= 2,
+               15, what="another poll")
+    assert buy(db, buy_id)["delivery_polled_at"] == read_at
+    assert stats(sim, "simp_live").get("polls_get_media_buy_delivery", 0) == before + 1

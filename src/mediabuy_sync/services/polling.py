@@ -15,11 +15,13 @@ from datetime import datetime, timezone
 from .. import logs, metrics
 from ..adcp import client
 from ..domain.polling import BACKSTOP, backoff_seconds, next_poll_in
-from ..domain.reports import Outcome, Source, StatusReport
-from ..domain.statuses import MEDIA_BUY_STATUS_TO_INTERNAL, from_polled_media_buy
+from ..config import settings
+from ..domain.reports import Outcome, Source, StatusReport, deliveries_from_webhook
+from ..domain.statuses import MEDIA_BUY_STATUS_TO_INTERNAL, Status, from_polled_media_buy
 from ..queue.in_flight import PAGE_SIZE, clear_in_flight
 from ..store import agents, media_buys, polling
 from ..store.db import transaction
+from .delivery import apply_delivery
 from .status_path import apply_report
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,39 @@ async def poll_page(agent: client.Agent, buy_ids: list[str], source: str = Sourc
         polling.schedule(conn, next_ids, delays)
         if result.campaigns_changed:
             media_buys.bump_campaigns(conn, sorted(result.campaigns_changed))
+    if source == Source.POLL:
+        await _read_quiet_delivery(agent, [b["id"] for b in buys], timeout)
     return result
+
+
+# Buys that deliver (or did until paused): the delivery backstop reads theirs when reports went quiet.
+DELIVERING = sorted({Status.ACTIVE, Status.PAUSED})
+
+
+async def _read_quiet_delivery(agent: client.Agent, buy_ids: list[str], timeout: float) -> None:
+    """The delivery backstop: sellers send delivery reports only when asked (reporting_webhook) and
+    may not even then; a live buy quiet for MEDIABUY_DELIVERY_QUIET_SECONDS has its delivery read with
+    get_media_buy_delivery (one call for the page's quiet buys), at most once per that long."""
+    with transaction() as conn:
+        quiet = polling.claim_quiet_delivery(conn, buy_ids, DELIVERING, settings().delivery_quiet_seconds)
+    if not quiet:
+        return
+    try:
+        answer = await client.get_media_buy_delivery(
+            agent, {"media_buy_ids": [b["adcp_media_buy_id"] for b in quiet]}, timeout)
+        data = answer.get("data") or {}
+        as_of = (data.get("reporting_period") or {}).get("end") or datetime.now(timezone.utc)
+        reports = deliveries_from_webhook({"task_type": "media_buy_delivery", "timestamp": as_of, "result": data})
+    except (client.AgentCallError, KeyError, TypeError, ValueError) as exc:  # the next quiet period tries again
+        metrics.POLL_CALLS.labels(agent.id, "delivery_" + getattr(exc, "kind", client.BAD_RESPONSE)).inc()
+        log.warning("delivery of %d quiet buys of agent %s not read: %s", len(quiet), agent.id, exc)
+        return
+    metrics.POLL_CALLS.labels(agent.id, "delivery_ok").inc()
+    buy_of = {b["adcp_media_buy_id"]: b["id"] for b in quiet}
+    with transaction() as conn:
+        for report in reports:
+            if report.adcp_media_buy_id in buy_of:
+                apply_delivery(conn, buy_of[report.adcp_media_buy_id], report)
 
 
 def _seconds_since(moment, now) -> float | None:

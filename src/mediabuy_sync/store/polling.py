@@ -49,6 +49,12 @@ def reconcile_agent(conn: psycopg.Connection, agent_id: str, polled: list[str], 
     conn.execute(Q["reconcile_agent"], {"agent_id": agent_id, "polled": polled, "delay": delay, "reason": reason})
 
 
+def claim_quiet_delivery(conn: psycopg.Connection, buy_ids: list[str], live: list[str], quiet: float) -> list[dict]:
+    """Of these buys, the live ones whose delivery went quiet for `quiet` seconds and was not read for as
+    long: {id, adcp_media_buy_id}, claimed (read time set now) so the next poll leaves them alone."""
+    return conn.execute(Q["quiet_delivery"], {"buy_ids": buy_ids, "live": live, "quiet": quiet}).fetchall()
+
+
 def defer(conn: psycopg.Connection, buy_ids: list[str], until: datetime) -> None:
     conn.execute(Q["defer_polls"], {"buy_ids": buy_ids, "until": until})
 

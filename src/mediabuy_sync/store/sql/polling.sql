@@ -56,6 +56,17 @@ SET poll_due_at = least(coalesce(poll_due_at, 'infinity'), now() + make_interval
     poll_reason = %(reason)s
 WHERE sales_agent_id = %(agent_id)s AND status = ANY(%(polled)s) AND adcp_media_buy_id IS NOT NULL;
 
+-- name: quiet_delivery
+-- Of these buys, the live ones whose delivery reports went quiet (none for `quiet` seconds: since the
+-- last report, or since we submitted the buy when none came yet) and whose delivery was not read within
+-- that long either: claimed (their read time set) in the same statement.
+UPDATE media_buys
+SET delivery_polled_at = now()
+WHERE id = ANY(%(buy_ids)s) AND status = ANY(%(live)s) AND adcp_media_buy_id IS NOT NULL
+  AND coalesce(delivery_as_of, submitted_at) < now() - make_interval(secs => %(quiet)s)
+  AND (delivery_polled_at IS NULL OR delivery_polled_at < now() - make_interval(secs => %(quiet)s))
+RETURNING id, adcp_media_buy_id;
+
 -- name: defer_polls
 UPDATE media_buys SET poll_due_at = %(until)s WHERE id = ANY(%(buy_ids)s);
 

@@ -18,6 +18,10 @@ from adcp.decisioning.types import Account, AdcpError, SyncAccountsResultRow
 if TYPE_CHECKING:
     from .agent import SimAgent
 
+# Put in place of an update's missing `account` before the SDK parses it (its model requires one, the
+# strict seller refuses one): resolves to the caller's principal, and is not a field the buyer sent.
+UNSENT_ACCOUNT = "__sim_unsent_account__"
+
 
 class SimAccounts:
     """resolve / upsert (sync_accounts) / list (list_accounts) over the agent's account table."""
@@ -49,7 +53,7 @@ class SimAccounts:
     def resolve(self, ref: dict[str, Any] | None = None, auth_info: Any = None) -> Account | None:
         if not self.strict:
             return self._polite.resolve(ref, auth_info)
-        if not ref:
+        if not ref or ref.get("account_id") == UNSENT_ACCOUNT:
             # No `account`: the caller's principal, as a token-scoped seller reads it (polls and updates
             # need none there); create insists on one (seller.py).
             return Account(id=f"{self.agent.settings.id}:principal", name="principal", status="active",

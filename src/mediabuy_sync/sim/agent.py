@@ -13,6 +13,7 @@ from adcp.signing import generate_signing_keypair
 from adcp.testing import build_asgi_app
 from adcp.validation.client_hooks import SERVER_DEFAULT_VALIDATION, ValidationHookConfig
 
+from .accounts import UNSENT_ACCOUNT
 from .config import AgentSettings, Faults, Timings, apply_knobs
 from .control import SimRoutes
 from .lifecycle import Lifecycle
@@ -106,8 +107,15 @@ class SimAgent:
             # A seller that answers short of the schema (a synchronous create, reads without revision)
             # must not have its answers refused by its own SDK; a polite one keeps the strict check.
             validation=self._validation(),
+            pre_validation_hooks={"update_media_buy": self._update_without_account},
         )
         return SimRoutes(app, self)
+
+    def _update_without_account(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        """A strict seller takes an update without `account` (and refuses one): the SDK's model wants one."""
+        if self.faults.refuse_unknown_fields and "account" not in args:
+            return {**args, "account": {"account_id": UNSENT_ACCOUNT}}
+        return args
 
     def _validation(self) -> ValidationHookConfig:
         faults = self.settings.faults

@@ -24,7 +24,7 @@ from adcp.decisioning.capabilities import WebhookSigning
 from adcp.decisioning.types import AdcpError
 
 from . import catalog
-from .accounts import SimAccounts
+from .accounts import UNSENT_ACCOUNT, SimAccounts
 from .config import STRICT_REFUSED_FIELDS
 from .store import CANCELED, LIVE, PENDING_CREATIVES, Buy, Package, PushTarget, iso, parse_time
 
@@ -96,7 +96,7 @@ class SimSeller(DecisioningPlatform):
         if not self.agent.faults.refuse_unknown_fields:
             return
         for name in STRICT_REFUSED_FIELDS[task]:
-            if name in raw:
+            if name in raw and not (name == "account" and raw[name].get("account_id") == UNSENT_ACCOUNT):
                 self.agent.stats["requests_refused_fields"] += 1
                 raise AdcpError("VALIDATION_ERROR", message=f"Unexpected keyword argument {name!r} ({task})",
                                 field=name, recovery="correctable")

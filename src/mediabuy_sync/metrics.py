@@ -164,6 +164,18 @@ def samples(name: str) -> list[tuple[dict, float]]:
             for sample in family.samples if sample.name == name]
 
 
+def samples_at(url: str, name: str, timeout: float = 0.5) -> list[tuple[dict, float]]:
+    """[(labels, value)] of one sample name from another group's exposition (a worker's metrics port).
+    Raises OSError (requests' errors are OSErrors) or ValueError when it cannot be read."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = requests.get(url, timeout=timeout)
+    answer.raise_for_status()
+    return [(dict(sample.labels), sample.value) for family in text_string_to_metric_families(answer.text)
+            for sample in family.samples if sample.name == name]
+
+
 def count_deviation(agent: str, task: str, field: str) -> None:
     """One field missing from an agent's answer (adcp/client.py's deviation_hook in the worker)."""
     AGENT_ANSWER_DEVIATIONS.labels(agent, task, field).inc()

@@ -23,7 +23,7 @@ from mediabuy_sync.queue.names import POLL_AGENTS, QUEUE
 from mediabuy_sync.store import agents
 from mediabuy_sync.store.db import transaction
 from support.sim import FAST, set_status_silently, start_simulator
-from support.stack import Process, free_ports, start_worker, wait_until
+from support.stack import Process, free_ports, start_web, start_worker, wait_until
 
 BIN = Path(sys.executable).parent
 SECRET = "strict-polling-secret-0123456789abcdef"
@@ -92,6 +92,20 @@ def test_polling_converges_against_a_seller_whose_reads_lack_revision_and_counts
         failed = {k: v for k, v in samples(port, "mediabuy_poll_calls_total").items()
                   if ("agent", "sims_strict") in k and ("outcome", "ok") not in k}
         assert failed == {}
+
+        # the /ops agents page reads them from the worker's metrics
+        web, base = start_web({**stack["env"], "MEDIABUY_WORKER_METRICS_URL": f"http://127.0.0.1:{port}/metrics"},
+                              name="web-deviations")
+        try:
+            page = requests.get(base + "/ops/agents", headers={"Authorization": "Bearer test-admin-token"}, timeout=10)
+            assert page.status_code == 200, page.text[:500]
+            row = re.search(r'<tr id="sims_strict">(.*?)</tr>', page.text, re.S).group(1)
+            cell = re.search(r'class="num deviations">(.*?)</td>', row, re.S).group(1)
+            shown = sum(v for k, v in counted.items() if ("agent", "sims_strict") in k)
+            assert int(re.search(r">(\d+)</span>", cell).group(1)) >= shown
+            assert "get_media_buys revision: " in cell
+        finally:
+            web.stop()
     finally:
         sim.proc.stop()
 

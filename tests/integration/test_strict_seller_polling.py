@@ -51,7 +51,9 @@ def create_at(agent_id: str, mcp: str) -> str:
     request = {"idempotency_key": str(uuid.uuid4()), "account": {"account_id": ACCOUNT},
                "brand": {"domain": "acme.example"}, "start_time": "asap", "end_time": end,
                "packages": [{"product_id": "display_ros", "pricing_option_id": "cpm_usd_fixed", "budget": 5000}]}
-    answer = client.run(client.create_media_buy(client.Agent(agent_id, mcp), request, timeout=30))
+    agent = client.Agent(agent_id, mcp)
+    client.run(client._forget(agent))  # a fresh session: this test process's own is not under test
+    answer = client.run(client.create_media_buy(agent, request, timeout=30))
     assert answer["data"]["status"] == "completed", answer
     return answer["data"]["media_buy_id"]
 

@@ -202,6 +202,8 @@ def test_every_call_needs_the_token_raw_in_x_adcp_auth_or_as_a_bearer(seller):
     message = refused(seller, client.get_media_buys(anonymous, ["mb_x"], 10))
     assert "401" in message
     assert client.run(client.get_media_buys(seller.agent, ["mb_unknown"], 10)) == []
+    as_bearer = client.Agent("sim_strict_bearer", mcp, outbound_auth={"type": "bearer", "token": TOKEN})
+    assert client.run(client.get_media_buys(as_bearer, ["mb_unknown"], 10)) == []
     assert requests.get(f"{seller.base}/_sim/stats", timeout=5).json()["auth_refused"] >= 4
 
 

@@ -94,13 +94,18 @@ class PolledBuy:
 
 
 def _config(agent: Agent, timeout: float) -> AgentConfig:
+    """outbound_auth {"type": "token" | "bearer", "token", "header"?}: a raw token goes in `x-adcp-auth`
+    (a "Bearer …" value there is refused by real sellers), a bearer one in `Authorization: Bearer …`;
+    `header` names another."""
     auth = agent.outbound_auth or {}
+    bearer = auth.get("type") == "bearer"
     return AgentConfig(
         id=agent.id,
         agent_uri=agent.endpoint_uri,
         protocol=Protocol(agent.protocol),
         auth_token=auth.get("token"),
-        auth_type="bearer" if auth.get("type") == "bearer" else "token",
+        auth_type="bearer" if bearer else "token",
+        auth_header=auth.get("header") or ("Authorization" if bearer else "x-adcp-auth"),
         timeout=timeout,
     )
 
@@ -133,7 +138,7 @@ _clients: dict[tuple, ADCPClient] = {}
 
 def _client_for(agent: Agent, timeout: float) -> ADCPClient:
     auth = agent.outbound_auth or {}
-    key = (agent.id, agent.endpoint_uri, agent.protocol, auth.get("type"), auth.get("token"))
+    key = (agent.id, agent.endpoint_uri, agent.protocol, auth.get("type"), auth.get("token"), auth.get("header"))
     client = _clients.get(key)
     if client is None:
         client = _clients[key] = ADCPClient(_config(agent, timeout), validation=_NO_SCHEMA_PASSES)
@@ -242,16 +247,24 @@ async def _raw_get_media_buys(client: ADCPClient, params: dict) -> Any:
 
 
 def read_media_buys(agent: Agent, data: Any) -> list[PolledBuy]:
-    """PolledBuys from a raw get_media_buys answer: what we need must be there (id, status), the rest
-    may be missing and is counted."""
+    """PolledBuys from a raw get_media_buys answer. What we need must be there and well formed (id,
+    status; a status_as_of that is given must be a time): else BAD_RESPONSE naming the field, as the
+    typed parse did. What is missing beyond that is read as absent and counted."""
     entries = data.get("media_buys") if isinstance(data, dict) else None
     if not isinstance(entries, list):
-        raise AgentCallError(BAD_RESPONSE, "get_media_buys: the answer has no media_buys list")
+        raise AgentCallError(BAD_RESPONSE, "get_media_buys: media_buys: the answer has no list of media buys")
     polled = []
     for index, buy in enumerate(entries):
-        if not isinstance(buy, dict) or not isinstance(buy.get("media_buy_id"), str) \
-                or not isinstance(buy.get("status"), str):
-            raise AgentCallError(BAD_RESPONSE, f"get_media_buys: media_buys[{index}] has no media_buy_id or status")
+        where = f"get_media_buys: media_buys.{index}"
+        if not isinstance(buy, dict):
+            raise AgentCallError(BAD_RESPONSE, f"{where}: not an object")
+        for field in ("media_buy_id", "status"):
+            if not isinstance(buy.get(field), str) or not buy[field]:
+                raise AgentCallError(BAD_RESPONSE, f"{where}.{field}: missing or not a string ({buy.get(field)!r})")
+        status_as_of = _timestamp(buy.get("status_as_of"))
+        if buy.get("status_as_of") is not None and status_as_of is None:
+            raise AgentCallError(BAD_RESPONSE, f"{where}.status_as_of: not a time with a zone "
+                                               f"({str(buy['status_as_of'])[:40]!r})")
         for field in _REQUIRED_MEDIA_BUY_FIELDS + _EXPECTED_MEDIA_BUY_FIELDS:
             if field not in buy:
                 _deviation(agent, "get_media_buys", field)
@@ -259,7 +272,7 @@ def read_media_buys(agent: Agent, data: Any) -> list[PolledBuy]:
         polled.append(PolledBuy(
             adcp_media_buy_id=buy["media_buy_id"],
             status=buy["status"],
-            status_as_of=_timestamp(buy.get("status_as_of")),
+            status_as_of=status_as_of,
             # absent is not null: a seller without the field says nothing about confirmation
             confirmed=buy.get("confirmed_at") is not None if "confirmed_at" in buy else True,
             packages=tuple({k: v for k, v in p.items() if v is not None} for p in packages if isinstance(p, dict)),

@@ -65,6 +65,7 @@ class Settings:
     worker_metrics_port: int
     beat_metrics_port: int
     metrics_bind: str
+    worker_metrics_url: str
 
 
 # (field, environment variable, default, meaning)
@@ -122,6 +123,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("worker_metrics_port", "MEDIABUY_WORKER_METRICS_PORT", "0", "Port on which a Celery worker's parent serves the Prometheus metrics of it and its pool processes (`/metrics`); 0: not served. The web serves its own at `/metrics`."),
     ("beat_metrics_port", "MEDIABUY_BEAT_METRICS_PORT", "0", "Port on which beat serves its Prometheus metrics (tasks it sent); 0: not served."),
     ("metrics_bind", "MEDIABUY_METRICS_BIND", "127.0.0.1", "Address the worker's and beat's metrics ports listen on (`0.0.0.0` in a container)."),
+    ("worker_metrics_url", "MEDIABUY_WORKER_METRICS_URL", "", "Where the web reads the workers' metrics for the /ops agents page (e.g. `http://worker:9808/metrics`): the answer deviations of each agent are counted where the calls are made. Empty: the page shows only what the web's own process group counted."),
 )
 
 

@@ -98,6 +98,12 @@ POLL_CALLS = Counter(
     "get_media_buys calls to agents, by agent and outcome (ok, or the error kind).",
     ["agent", "outcome"],
 )
+AGENT_ANSWER_DEVIATIONS = Counter(
+    "mediabuy_agent_answer_deviations",
+    "Fields an agent's answer lacked that the protocol requires or we expect (read leniently rather than "
+    "failing the call), by agent, task and field.",
+    ["agent", "task", "field"],
+)
 CASCADE_ITEMS = Counter(
     "mediabuy_cascade_items",
     "Cascade items finished, by cascade kind and outcome (done, failed).",
@@ -156,6 +162,23 @@ def samples(name: str) -> list[tuple[dict, float]]:
     """[(labels, value)] of one sample name (e.g. `…_total`) as this group's processes have it now."""
     return [(dict(sample.labels), sample.value) for family in group_registry().collect()
             for sample in family.samples if sample.name == name]
+
+
+def samples_at(url: str, name: str, timeout: float = 0.5) -> list[tuple[dict, float]]:
+    """[(labels, value)] of one sample name from another group's exposition (a worker's metrics port).
+    Raises OSError (requests' errors are OSErrors) or ValueError when it cannot be read."""
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = requests.get(url, timeout=timeout)
+    answer.raise_for_status()
+    return [(dict(sample.labels), sample.value) for family in text_string_to_metric_families(answer.text)
+            for sample in family.samples if sample.name == name]
+
+
+def count_deviation(agent: str, task: str, field: str) -> None:
+    """One field missing from an agent's answer (adcp/client.py's deviation_hook in the worker)."""
+    AGENT_ANSWER_DEVIATIONS.labels(agent, task, field).inc()
 
 
 def count_report(source: str, outcome: str, from_status: str, to_status: str) -> None:

@@ -1,6 +1,7 @@
 """What our ADCP client accepts of an agent's answer. The client skips the SDK's and the MCP client's
-JSON-schema passes (src/mediabuy_sync/adcp/client.py: they cost most of a poll's CPU); what it reads
-goes through the SDK's typed response, so a malformed answer must still be refused, as bad_response.
+JSON-schema passes (src/mediabuy_sync/adcp/client.py: they cost most of a poll's CPU) and reads
+get_media_buys from the raw answer (a missing revision is counted, not refused); what it needs (id,
+status, a given status_as_of) is checked, so a malformed answer must still be refused, as bad_response.
 The agent here is the SDK's own seller framework with its validation off, so it sends what it is told:
 each buy id asked about names the answer it gets."""
 

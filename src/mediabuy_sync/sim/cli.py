@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, build_settings
+from .config import PROFILES, ConfigError, build_settings
 
 
 def add_simulate_agent_parser(sub) -> None:
@@ -21,6 +21,9 @@ def add_simulate_agent_parser(sub) -> None:
     parser.add_argument("--base-port", type=int, default=9101, help="first port; agent n listens on base+n-1")
     parser.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--config", metavar="FILE", help="JSON: seed, defaults {timings, faults}, agents [...]")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                        help="how the agents behave: polite (default) or strict-seller, the behaviours of real "
+                        "sellers (knobs, see docs/simulator.md); an agent's own \"profile\" in --config wins")
     parser.add_argument("--seed", type=int, default=None, help="seed for every random decision (default 0)")
     parser.add_argument("--check", action="store_true", help="print the effective settings as JSON and exit")
     parser.set_defaults(func=run)
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         settings = build_settings(agents=args.agents, base_port=args.base_port, seed=args.seed,
-                                  host=args.host, config_path=args.config)
+                                  host=args.host, config_path=args.config, profile=args.profile)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

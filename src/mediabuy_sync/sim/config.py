@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 KEY_ALGORITHMS = ("ed25519", "ecdsa-p256")
+APPROVAL_WORDS = ("", "completed")
 _AGENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -64,6 +65,42 @@ class Faults:
     submitted_webhook: bool = True  # also announce `submitted` (carries the media_buy_id)
     update_webhooks: bool = True  # a completed update_media_buy webhook after each update
     update_delay_seconds: float = 0.0  # update_media_buy answers this long after applying (a slow seller)
+    # -- how real sellers differ from a polite one (../shared/SELLERS.md); the strict-seller profile --
+    auth_required: bool = False  # every /mcp request needs a token: HTTP 401 AUTH_REQUIRED otherwise
+    auth_header: str = "x-adcp-auth"  # where the raw token goes (a "Bearer …" value there is refused)
+    auth_bearer: bool = False  # also take `Authorization: Bearer <token>`
+    seller_accounts: bool = False  # `account` must be an id this seller assigned (sync_accounts/list_accounts)
+    catalog_required: bool = False  # products, pricing options and bid prices checked against get_products
+    sync_create: bool = False  # create answers `completed` with the buy at once (no task, no approval wait)
+    read_omits_fields: bool = False  # get_media_buys without revision, adcp_version, confirmed_at, status_as_of
+    webhook_operation_id: bool = True  # false: webhooks never carry operation_id; a sync create's say `result: {}`
+    webhook_per_push_config: bool = False  # every webhook to each push config the account holds, new key each
+    approval_status_word: str = ""  # "completed": media_buy_status of the approval webhook of a buy gone active
+    update_noop_share: float = 0.0  # update_media_buy answered `completed`, affected_packages [], not applied
+    hmac_compact_signing: bool = False  # HMAC over compact JSON, body posted with default separators
+    refuse_unknown_fields: bool = False  # VALIDATION_ERROR "Unexpected keyword argument" (STRICT_REFUSED_FIELDS)
+    webhook_stop_at_4xx: bool = False  # no retry after any 4xx (by default 408 and 429 are retried)
+
+
+# The fields a strict seller does not know, per task (one seller's default mode refused these).
+STRICT_REFUSED_FIELDS = {
+    "create_media_buy": ("total_budget", "adcp_major_version"),
+    "update_media_buy": ("account", "total_budget", "adcp_major_version"),
+}
+
+# A profile is a set of knobs, applied over the defaults and under the agent's own settings.
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "polite": {},
+    "strict-seller": {
+        "faults": {
+            "auth_required": True, "auth_header": "x-adcp-auth", "auth_bearer": True,
+            "seller_accounts": True, "catalog_required": True, "sync_create": True,
+            "read_omits_fields": True, "webhook_operation_id": False, "webhook_per_push_config": True,
+            "approval_status_word": "completed", "update_noop_share": 0.5, "hmac_compact_signing": True,
+            "refuse_unknown_fields": True, "webhook_stop_at_4xx": True, "submitted_webhook": False,
+        },
+    },
+}
 
 
 @dataclass
@@ -73,6 +110,9 @@ class AgentSettings:
     key_algorithm: str = "ed25519"
     timings: Timings = field(default_factory=Timings)
     faults: Faults = field(default_factory=Faults)
+    profile: str = "polite"
+    auth_tokens: list[str] = field(default_factory=list)  # empty: any non-empty token is taken
+    accounts: list[dict[str, Any]] = field(default_factory=list)  # preconfigured seller accounts
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,8 +127,9 @@ class SimSettings:
 
 _SHARES = {
     "input_required_share", "reject_share", "click_rate", "webhook_drop_share", "webhook_duplicate_share",
-    "poll_http_error_share", "poll_adcp_error_share", "poll_slow_share",
+    "poll_http_error_share", "poll_adcp_error_share", "poll_slow_share", "update_noop_share",
 }
+_CHOICES = {"approval_status_word": APPROVAL_WORDS}
 
 
 def _coerce(section: type, current: Any, values: dict[str, Any], where: str) -> Any:
@@ -101,6 +142,15 @@ def _coerce(section: type, current: Any, values: dict[str, Any], where: str) -> 
         if name not in known:
             raise ConfigError(f"{where}.{name} is not a known setting (known: {', '.join(sorted(known))})")
         kind = type(getattr(section(), name))
+        if kind is str:
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}.{name} must be a string")
+            if name in _CHOICES and value not in _CHOICES[name]:
+                raise ConfigError(f"{where}.{name} must be one of {', '.join(map(repr, _CHOICES[name]))}")
+            if name == "auth_header" and not re.match(r"^[A-Za-z0-9-]{1,64}$", value):
+                raise ConfigError(f"{where}.{name} must be an HTTP header name")
+            changes[name] = value
+            continue
         if kind is bool:
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}.{name} must be true or false")
@@ -144,6 +194,32 @@ def apply_knobs(timings: Timings, faults: Faults, update: dict[str, Any]) -> tup
     return timings, faults
 
 
+def _accounts(entries: Any, where: str) -> list[dict[str, Any]]:
+    """Preconfigured seller accounts: [{"account_id", "brand": {"domain"}, "operator"?, "name"?}]."""
+    if not isinstance(entries, list):
+        raise ConfigError(f"{where} must be a list")
+    accounts = []
+    for index, entry in enumerate(entries):
+        here = f"{where}[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{here} must be an object")
+        unknown = set(entry) - {"account_id", "brand", "operator", "name"}
+        if unknown:
+            raise ConfigError(f"unknown keys in {here}: {', '.join(sorted(unknown))}")
+        account_id = entry.get("account_id")
+        if not isinstance(account_id, str) or not _AGENT_ID.match(account_id):
+            raise ConfigError(f"{here}.account_id must be 1-64 characters of [A-Za-z0-9_.:-]")
+        brand = entry.get("brand")
+        if not isinstance(brand, dict) or not isinstance(brand.get("domain"), str):
+            raise ConfigError(f"{here}.brand must be an object with a domain")
+        accounts.append({"account_id": account_id, "brand": {"domain": brand["domain"].lower()},
+                         "operator": entry.get("operator") or brand["domain"].lower(),
+                         "name": entry.get("name") or account_id})
+    if len({a["account_id"] for a in accounts}) != len(accounts):
+        raise ConfigError(f"two of {where} share an account_id")
+    return accounts
+
+
 def build_settings(
     *,
     agents: int = 1,
@@ -151,10 +227,12 @@ def build_settings(
     seed: int | None = None,
     host: str | None = None,
     config_path: str | Path | None = None,
+    profile: str | None = None,
 ) -> SimSettings:
     """Settings from the CLI options and an optional JSON file.
 
-    The file's agent list wins over --agents; --seed and --host win over the file's.
+    The file's agent list wins over --agents; --seed and --host win over the file's; --profile is
+    every agent's profile unless the file names one for the agent.
     """
     document: dict[str, Any] = {}
     if config_path is not None:
@@ -168,12 +246,13 @@ def build_settings(
         if unknown:
             raise ConfigError(f"unknown top-level keys in {config_path}: {', '.join(sorted(unknown))}")
     defaults = document.get("defaults") or {}
-    unknown = set(defaults) - {"timings", "faults", "key_algorithm"}
+    unknown = set(defaults) - {"timings", "faults", "key_algorithm", "profile"}
     if unknown:
         raise ConfigError(f"unknown keys in defaults: {', '.join(sorted(unknown))}")
     base_timings = _coerce(Timings, Timings(), defaults.get("timings", {}), "defaults.timings")
     base_faults = _coerce(Faults, Faults(), defaults.get("faults", {}), "defaults.faults")
     default_alg = defaults.get("key_algorithm", "ed25519")
+    default_profile = profile or defaults.get("profile", "polite")
 
     entries = document.get("agents")
     if entries is None:
@@ -185,7 +264,8 @@ def build_settings(
         where = f"agents[{index}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where} must be an object")
-        unknown = set(entry) - {"id", "port", "key_algorithm", "timings", "faults"}
+        unknown = set(entry) - {"id", "port", "key_algorithm", "timings", "faults", "profile", "auth_tokens",
+                                "accounts"}
         if unknown:
             raise ConfigError(f"unknown keys in {where}: {', '.join(sorted(unknown))}")
         agent_id = entry.get("id", f"sim_agent_{index + 1}")
@@ -197,13 +277,25 @@ def build_settings(
         alg = entry.get("key_algorithm", default_alg)
         if alg not in KEY_ALGORITHMS:
             raise ConfigError(f"{where}.key_algorithm must be one of {', '.join(KEY_ALGORITHMS)}")
+        profile_name = entry.get("profile", default_profile)
+        if profile_name not in PROFILES:
+            raise ConfigError(f"{where}.profile must be one of {', '.join(PROFILES)}")
+        knobs = PROFILES[profile_name]
+        timings = _coerce(Timings, base_timings, knobs.get("timings", {}), f"profile {profile_name}")
+        faults = _coerce(Faults, base_faults, knobs.get("faults", {}), f"profile {profile_name}")
+        tokens = entry.get("auth_tokens", [])
+        if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+            raise ConfigError(f"{where}.auth_tokens must be a list of non-empty strings")
         result.append(
             AgentSettings(
                 id=agent_id,
                 port=port,
                 key_algorithm=alg,
-                timings=_coerce(Timings, base_timings, entry.get("timings", {}), f"{where}.timings"),
-                faults=_coerce(Faults, base_faults, entry.get("faults", {}), f"{where}.faults"),
+                timings=_coerce(Timings, timings, entry.get("timings", {}), f"{where}.timings"),
+                faults=_coerce(Faults, faults, entry.get("faults", {}), f"{where}.faults"),
+                profile=profile_name,
+                auth_tokens=list(tokens),
+                accounts=_accounts(entry.get("accounts", []), f"{where}.accounts"),
             )
         )
     for label, values in (("id", [a.id for a in result]), ("port", [a.port for a in result])):

@@ -11,6 +11,10 @@ Control API (JSON, unauthenticated — the simulator binds to loopback by defaul
     GET  /_sim/webhooks[?media_buy_id=…] the emitter's log, oldest first (last 1000)
     GET  /_sim/updates[?media_buy_id=…]  update_media_buy by idempotency key: request, answer, replays
     POST /_sim/webhooks/flush            send the webhooks held for reordering now
+    GET  /_sim/accounts                  the seller's accounts (preconfigured and from sync_accounts), auth
+    GET  /_sim/products                  the catalog get_products serves (empty for a polite agent)
+
+/mcp itself answers HTTP 401 AUTH_REQUIRED without an accepted token when the agent requires one (auth.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, Router
 
+from . import catalog
+from .auth import refusal
 from .config import ConfigError
 from .seller import POLL_TASKS
 from .store import SETTABLE_STATUSES
@@ -102,6 +108,21 @@ def control_router(agent: SimAgent) -> Router:
             entries = [e for e in entries if e["media_buy_id"] == wanted]
         return JSONResponse({"updates": entries})
 
+    async def accounts(request: Request) -> JSONResponse:
+        faults = agent.faults
+        return JSONResponse({
+            "agent_id": agent.settings.id, "seller_accounts": faults.seller_accounts,
+            "accounts": agent.platform.accounts.public(),
+            "auth": {"required": faults.auth_required, "header": faults.auth_header, "bearer": faults.auth_bearer,
+                     "tokens": len(agent.settings.auth_tokens)},  # how many, never the tokens
+            "push_configs": {account: len(held) for account, held in agent.push_configs.items()},
+        })
+
+    async def products(request: Request) -> JSONResponse:
+        listed = catalog.products(catalog.publisher_domain(agent.settings.id)) if agent.faults.catalog_required else []
+        return JSONResponse({"agent_id": agent.settings.id, "catalog_required": agent.faults.catalog_required,
+                             "products": listed})
+
     async def flush(request: Request) -> JSONResponse:
         return JSONResponse({"flushed": agent.emitter.flush_held()})
 
@@ -109,7 +130,9 @@ def control_router(agent: SimAgent) -> Router:
         base = agent.base_url
         return JSONResponse({
             "agent_id": agent.settings.id, "mcp": f"{base}/mcp", "jwks": f"{base}{JWKS_PATH}",
-            "control": [f"{base}/_sim/{p}" for p in ("buys", "stats", "knobs", "webhooks", "updates")],
+            "profile": agent.settings.profile,
+            "control": [f"{base}/_sim/{p}" for p in ("buys", "stats", "knobs", "webhooks", "updates", "accounts",
+                                                     "products")],
         })
 
     return Router(routes=[
@@ -123,6 +146,8 @@ def control_router(agent: SimAgent) -> Router:
         Route("/_sim/webhooks", webhooks),
         Route("/_sim/webhooks/flush", flush, methods=["POST"]),
         Route("/_sim/updates", updates),
+        Route("/_sim/accounts", accounts),
+        Route("/_sim/products", products),
     ])
 
 
@@ -143,12 +168,24 @@ class SimRoutes:
             await JSONResponse(self.agent.jwks, headers={"Cache-Control": "max-age=60"})(scope, receive, send)
         elif path == "/_sim" or path.startswith("/_sim/"):
             await self.control(scope, receive, send)
+        elif path.rstrip("/") == "/mcp" and (message := self._auth_refusal(scope)) is not None:
+            self.agent.stats["auth_refused"] += 1
+            await JSONResponse({"error": {"code": "AUTH_REQUIRED", "message": f"AUTH_REQUIRED: {message}"}},
+                               status_code=401)(scope, receive, send)
         elif scope.get("method") == "POST" and path.rstrip("/") == "/mcp":
             await self._mcp_with_poll_faults(scope, receive, send)
         elif scope.get("method") == "GET" and path.rstrip("/") == "/mcp":
             await self._stream_until_closing(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    def _auth_refusal(self, scope) -> str | None:
+        faults = self.agent.faults
+        if not faults.auth_required:
+            return None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        return refusal(headers, header=faults.auth_header, bearer=faults.auth_bearer,
+                       tokens=self.agent.settings.auth_tokens)
 
     async def _stream_until_closing(self, scope, receive, send) -> None:
         """A buyer's MCP notification stream (GET /mcp) never ends by itself. On shutdown, tell it the

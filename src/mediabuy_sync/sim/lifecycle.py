@@ -35,15 +35,18 @@ class Lifecycle:
 
     # -- task registry: the create task mirrors the buy ------------------------------------------
 
+    def _registry_tasks(self, buy: Buy) -> tuple[str, ...]:
+        return (buy.task_id, *buy.alias_task_ids) if buy.registry_task else ()
+
     async def _task_progress(self, buy: Buy, progress: dict[str, Any]) -> None:
-        for task_id in (buy.task_id, *buy.alias_task_ids):
+        for task_id in self._registry_tasks(buy):
             await self.agent.registry.update_progress(task_id, progress)
 
     async def _task_complete(self, buy: Buy, now: float) -> None:
         if buy.task_status in ("completed", "rejected", "failed"):
             return
         buy.task_status = "completed"
-        for task_id in (buy.task_id, *buy.alias_task_ids):
+        for task_id in self._registry_tasks(buy):
             try:
                 await self.agent.registry.complete(task_id, buy.create_success(now))
             except ValueError:  # already terminal: a replayed create shares its buy's task
@@ -54,7 +57,7 @@ class Lifecycle:
             return
         buy.task_status = status
         error = AdcpError(code, message=message, recovery="terminal").to_wire()
-        for task_id in (buy.task_id, *buy.alias_task_ids):
+        for task_id in self._registry_tasks(buy):
             try:
                 await self.agent.registry.fail(task_id, error)
             except ValueError:
@@ -63,6 +66,26 @@ class Lifecycle:
     def _emit_create(self, buy: Buy, status: str, result: dict[str, Any], message: str | None = None) -> None:
         self.agent.emitter.emit(buy.push, task_id=buy.task_id, task_type="create_media_buy",
                                 status=status, result=result, message=message)
+
+    def decided_at_create(self, buy: Buy, now: float) -> None:
+        """sync_create: the seller decides inside the create call — waiting on creatives (the input-required
+        share, when the packages have none) or live; never rejected (a refusal would be the call's error).
+        The one webhook that follows says little: `result: {}` and a task id the buyer never saw, when the
+        seller sends no operation ids (webhook_operation_id off)."""
+        draw = self.agent.rng_decisions.random()
+        if draw < self.agent.timings.input_required_share and not buy.creatives_assigned:
+            buy.phase = PENDING_CREATIVES
+            buy.confirmed_at = now
+            buy.task_status = "input-required"
+            buy.record(now, "pending_creatives", INPUT_REQUIRED_MESSAGE)
+        else:
+            buy.phase = LIVE
+            buy.confirmed_at = now
+            buy.started = now >= buy.start
+            buy.task_status = "completed"
+            buy.record(now, "activated", "Approved and live" if buy.started else "Approved; waiting for the flight")
+        terse = not self.agent.faults.webhook_operation_id
+        self._emit_create(buy, "completed", {} if terse else buy.lifecycle_result(now))
 
     # -- transitions ------------------------------------------------------------------------------
 
@@ -102,7 +125,11 @@ class Lifecycle:
         buy.started = now >= buy.start
         buy.record(now, "activated", "Approved and live" if buy.started else "Approved; waiting for the flight")
         await self._task_complete(buy, now)
-        self._emit_create(buy, "completed", buy.create_success(now))
+        result = buy.create_success(now)
+        if self.agent.faults.approval_status_word and result["media_buy_status"] == "active":
+            # One seller's approval webhook says "completed" for a buy that just became active.
+            result["media_buy_status"] = self.agent.faults.approval_status_word
+        self._emit_create(buy, "completed", result)
 
     def creatives_arrived(self, buy: Buy, now: float) -> None:
         if buy.phase == PENDING_CREATIVES and buy.activate_at is None:

@@ -1,10 +1,14 @@
 """sim: the simulated seller — a DecisioningPlatform answering the media-buy tasks from the agent's store.
 
-create_media_buy hands off to a workflow (`ctx.handoff_to_workflow`): the SDK issues the task id and
+A polite seller's create_media_buy hands off to a workflow (`ctx.handoff_to_workflow`): the SDK issues the task id and
 answers `{status: "submitted", task_id}`, the lifecycle clock later completes or fails that task and
 sends the webhooks itself — the platform declares `webhook_signing_managed_externally` for exactly
 that. The media_buy_id exists from the start and is added to the submitted answer as
 `ext.media_buy_id`, so a buyer can poll get_media_buys before the seller decides.
+
+The strict-seller knobs (config.py) make it behave like the sellers of ../shared/SELLERS.md: accounts
+of its own (accounts.py), a catalog (catalog.py), a synchronous create, fields it does not know refused,
+updates acknowledged without effect, reads without the fields the protocol requires.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from adcp.decisioning import DecisioningCapabilities, DecisioningPlatform, SingletonAccounts
+from adcp.decisioning import DecisioningCapabilities, DecisioningPlatform
 from adcp.decisioning.capabilities import WebhookSigning
 from adcp.decisioning.types import AdcpError
 
+from . import catalog
+from .accounts import UNSENT_ACCOUNT, SimAccounts
+from .config import STRICT_REFUSED_FIELDS
 from .store import CANCELED, LIVE, PENDING_CREATIVES, Buy, Package, PushTarget, iso, parse_time
 
 if TYPE_CHECKING:
@@ -27,6 +34,13 @@ if TYPE_CHECKING:
 # Products the simulator prices; any other product_id is accepted at Timings.default_cpm.
 PRODUCT_CPMS = {"display_ros": 6.0, "video_premium": 22.0, "ctv_sports": 35.0, "audio_streaming": 12.0}
 POLL_TASKS = ("get_media_buys", "get_media_buy_delivery")
+# What a strict seller's get_media_buys leaves out of each buy (read_omits_fields).
+OMITTED_READ_FIELDS = ("revision", "adcp_version", "confirmed_at", "status_as_of")
+
+
+def account_key(ctx) -> str:
+    """The resolved account's id; "" where a strict seller resolved none (update without `account`)."""
+    return ctx.account.id if getattr(ctx, "account", None) is not None else ""
 
 
 class SimSeller(DecisioningPlatform):
@@ -34,7 +48,7 @@ class SimSeller(DecisioningPlatform):
 
     def __init__(self, agent: SimAgent):
         self.agent = agent
-        self.accounts = SingletonAccounts(account_id=agent.settings.id, name=agent.settings.id)
+        self.accounts = SimAccounts(agent)
         algorithm = "ed25519" if agent.settings.key_algorithm == "ed25519" else "ecdsa-p256-sha256"
         self.capabilities = DecisioningCapabilities(
             specialisms=["sales-non-guaranteed"],
@@ -77,8 +91,36 @@ class SimSeller(DecisioningPlatform):
                             recovery="transient", retry_after=1)
         agent.stats["polls_served"] += 1
 
+    def _refuse_unknown_fields(self, task: str, raw: dict[str, Any]) -> None:
+        """refuse_unknown_fields: the way one seller's default mode refuses fields its signature lacks."""
+        if not self.agent.faults.refuse_unknown_fields:
+            return
+        for name in STRICT_REFUSED_FIELDS[task]:
+            if name in raw and not (name == "account" and raw[name].get("account_id") == UNSENT_ACCOUNT):
+                self.agent.stats["requests_refused_fields"] += 1
+                raise AdcpError("VALIDATION_ERROR", message=f"Unexpected keyword argument {name!r} ({task})",
+                                field=name, recovery="correctable")
+
+    def _require_account(self, raw: dict[str, Any]) -> None:
+        if self.agent.faults.seller_accounts and not raw.get("account"):
+            raise AdcpError("ACCOUNT_NOT_FOUND", field="account", recovery="correctable",
+                            message="account is required: an account_id from sync_accounts or list_accounts.")
+
+    def _check_catalog(self, packages: list[dict[str, Any]]) -> None:
+        if not self.agent.faults.catalog_required:
+            return
+        for index, package in enumerate(packages):
+            _, field_name, message = catalog.price(package)
+            if field_name:
+                self.agent.stats["packages_refused"] += 1
+                code = "PRODUCT_NOT_FOUND" if field_name == "product_id" else "INVALID_REQUEST"
+                raise AdcpError(code, message=message, field=f"packages[{index}].{field_name}",
+                                recovery="correctable")
+
     def _package(self, media_buy_id: str, index: int, request: dict[str, Any]) -> Package:
         cpm = request.get("bid_price") or PRODUCT_CPMS.get(request["product_id"], self.agent.timings.default_cpm)
+        if self.agent.faults.catalog_required:
+            cpm = catalog.price(request)[0] or cpm
         creative_ids = [a["creative_id"] for a in request.get("creative_assignments") or [] if a.get("creative_id")]
         creative_ids += [c["creative_id"] for c in request.get("creatives") or [] if c.get("creative_id")]
         return Package(
@@ -97,12 +139,17 @@ class SimSeller(DecisioningPlatform):
     # -- tasks ------------------------------------------------------------------------------------
 
     async def get_products(self, req, ctx):
-        # The simulator takes any product_id / pricing_option_id; it publishes no catalog.
-        return {"products": []}
+        # A polite agent takes any product_id / pricing_option_id and publishes no catalog.
+        if not self.agent.faults.catalog_required:
+            return {"products": []}
+        self.agent.stats["product_listings"] += 1
+        return {"products": catalog.products(catalog.publisher_domain(self.agent.settings.id))}
 
     async def create_media_buy(self, req, ctx):
         agent = self.agent
         raw = req.model_dump(mode="json", exclude_none=True)
+        self._refuse_unknown_fields("create_media_buy", raw)
+        self._require_account(raw)
         now = time.time()
         start = parse_time(raw.get("start_time"), now)
         end = parse_time(raw.get("end_time"), now)
@@ -112,8 +159,11 @@ class SimSeller(DecisioningPlatform):
         if not raw.get("packages"):
             raise AdcpError("INVALID_REQUEST", message="This seller needs explicit packages (no proposals).",
                             field="packages", recovery="correctable")
-        existing = agent.store.by_idempotency_key(ctx.account.id, raw["idempotency_key"])
+        self._check_catalog(raw["packages"])
+        existing = agent.store.by_idempotency_key(account_key(ctx), raw["idempotency_key"])
         budget = raw.get("total_budget") or {}
+        if agent.faults.sync_create:
+            return self._create_now(raw, ctx, existing, start, end, now)
 
         async def register(task_ctx) -> None:
             # Called once with the SDK-issued task id, before the submitted answer goes out.
@@ -128,7 +178,7 @@ class SimSeller(DecisioningPlatform):
             buy = Buy(
                 media_buy_id=media_buy_id,
                 task_id=task_ctx.id,
-                account_id=ctx.account.id,
+                account_id=account_key(ctx),
                 idempotency_key=raw["idempotency_key"],
                 created_at=now,
                 start=start,
@@ -138,7 +188,7 @@ class SimSeller(DecisioningPlatform):
                 name=raw.get("name"),
                 context=raw.get("context"),
                 packages=[self._package(media_buy_id, i + 1, p) for i, p in enumerate(raw["packages"])],
-                push=PushTarget.from_wire(raw.get("push_notification_config")),
+                push=agent.register_push(account_key(ctx), raw.get("push_notification_config")),
                 reporting=PushTarget.from_wire(raw.get("reporting_webhook")),
                 paused=bool(raw.get("paused", False)),
                 status_as_of=now,
@@ -152,11 +202,51 @@ class SimSeller(DecisioningPlatform):
 
         return ctx.handoff_to_workflow(register)
 
+    def _create_now(self, raw: dict[str, Any], ctx, existing: Buy | None, start: float, end: float,
+                    now: float) -> dict[str, Any]:
+        """sync_create: the buy exists and is decided in this answer — `completed` with its id, status,
+        revision and the seller's package ids; no task the buyer could follow (its webhooks carry one the
+        buyer never saw)."""
+        agent = self.agent
+        if existing is not None:
+            agent.stats["creates_replayed"] += 1
+            return existing.create_success(now)
+        media_buy_id = agent.store.new_id()
+        budget = raw.get("total_budget") or {}
+        buy = Buy(
+            media_buy_id=media_buy_id,
+            task_id=f"task_sync_{uuid.uuid4().hex[:16]}",
+            account_id=account_key(ctx),
+            idempotency_key=raw["idempotency_key"],
+            created_at=now,
+            start=start,
+            end=end,
+            currency=budget.get("currency", "USD"),
+            total_budget=budget.get("amount"),
+            name=raw.get("name"),
+            context=raw.get("context"),
+            packages=[self._package(media_buy_id, i + 1, p) for i, p in enumerate(raw["packages"])],
+            push=agent.register_push(account_key(ctx), raw.get("push_notification_config")),
+            reporting=PushTarget.from_wire(raw.get("reporting_webhook")),
+            paused=bool(raw.get("paused", False)),
+            status_as_of=now,
+            updated_at=now,
+            registry_task=False,
+        )
+        buy.history.append({"revision": 1, "timestamp": iso(now), "action": "created",
+                            "summary": "Received and decided at once", "actor": "buyer"})
+        agent.store.add(buy)
+        agent.stats["creates"] += 1
+        agent.stats["creates_synchronous"] += 1
+        agent.lifecycle.decided_at_create(buy, now)
+        return buy.create_success(now)
+
     async def update_media_buy(self, media_buy_id, patch, ctx):
         agent = self.agent
         raw = patch.model_dump(mode="json", exclude_none=True)
+        self._refuse_unknown_fields("update_media_buy", raw)
         key = raw.get("idempotency_key")
-        recorded = agent.store.recorded_update(ctx.account.id, key) if key else None
+        recorded = agent.store.recorded_update(account_key(ctx), key) if key else None
         if recorded is not None:
             # A retry (the buyer's worker died before it read our answer): the first answer again,
             # nothing applied twice; the same key over another request is the buyer's bug.
@@ -182,6 +272,15 @@ class SimSeller(DecisioningPlatform):
             raise AdcpError("PACKAGE_NOT_FOUND", message=f"No package {unknown[0]!r} in this buy.",
                             field="packages", recovery="correctable")
         affected: list[Package] = []
+        if agent.faults.update_noop_share and agent.rng_updates.random() < agent.faults.update_noop_share:
+            # Acknowledged, not done: the seller's next read still shows the buy as it was.
+            agent.stats["updates_ignored"] += 1
+            response = {"media_buy_id": buy.media_buy_id, "media_buy_status": buy.status(now),
+                        "affected_packages": []}
+            if key:
+                agent.store.record_update(account_key(ctx), key, buy.media_buy_id, raw, response, now)
+            await self._slow_update()
+            return response
         if raw.get("canceled"):
             reason = raw.get("cancellation_reason") or "Canceled by the buyer."
             buy.phase = CANCELED
@@ -228,9 +327,9 @@ class SimSeller(DecisioningPlatform):
         if affected:
             response["affected_packages"] = [p.wire() for p in affected]
         if key:  # recorded before any wait: a retry arriving meanwhile gets this answer, not a second update
-            agent.store.record_update(ctx.account.id, key, buy.media_buy_id, raw, response, now)
+            agent.store.record_update(account_key(ctx), key, buy.media_buy_id, raw, response, now)
         if agent.faults.update_webhooks:
-            target = PushTarget.from_wire(raw.get("push_notification_config")) or buy.push
+            target = agent.register_push(buy.account_id, raw.get("push_notification_config")) or buy.push
             agent.emitter.emit(target, task_id=f"task_upd_{uuid.uuid4().hex[:16]}", task_type="update_media_buy",
                                status="completed", result=response)
         await self._slow_update()
@@ -323,6 +422,10 @@ class SimSeller(DecisioningPlatform):
             wanted = {wanted} if isinstance(wanted, str) else set(wanted)
             buys = [b for b in store.buys.values() if b.status(now) in wanted]
         response: dict[str, Any] = {"media_buys": [b.media_buy(now, history) for b in buys]}
+        if self.agent.faults.read_omits_fields:
+            for entry in response["media_buys"]:
+                for name in OMITTED_READ_FIELDS:
+                    entry.pop(name, None)
         if errors:
             response["errors"] = errors
         return response

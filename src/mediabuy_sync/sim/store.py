@@ -51,6 +51,11 @@ class PushTarget:
     operation_id: str | None = None
     scheme: str = "rfc9421"  # rfc9421 | hmac-sha256 | bearer
     credentials: str | None = None
+    account_id: str | None = None  # whose config it is (a strict seller sends to each of an account's)
+
+    def identity(self) -> tuple:
+        """Two registrations of the same config are one config."""
+        return (self.url, self.token, self.operation_id, self.scheme, self.credentials)
 
     @classmethod
     def from_wire(cls, config: dict[str, Any] | None) -> PushTarget | None:
@@ -155,6 +160,7 @@ class Buy:
     rejection_reason: str | None = None
     cancellation: dict[str, Any] | None = None
     alias_task_ids: list[str] = field(default_factory=list)  # create retries that found this buy
+    registry_task: bool = True  # false for a synchronous create: its task id is in no task registry
     decide_at: float | None = None  # when the seller decides a submitted buy
     activate_at: float | None = None  # when a buy whose creatives arrived goes live
     next_report_at: float | None = None

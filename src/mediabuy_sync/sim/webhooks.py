@@ -5,6 +5,11 @@ every duplicate posts those exact bytes under the same idempotency_key, only the
 are fresh — which is what a receiver's dedup relies on. Signing is the SDK's WebhookSender in all
 three modes: RFC 9421 with the agent's own key (no `authentication` registered), legacy HMAC-SHA256,
 or Bearer.
+
+A strict seller (knobs): HMAC over the compact form of the body while posting it with default
+separators (hmac_compact_signing), no operation_id (webhook_operation_id off), each webhook once per
+push config the buyer holds at the seller, each with its own idempotency_key (webhook_per_push_config),
+no retry after any 4xx (webhook_stop_at_4xx).
 """
 
 from __future__ import annotations
@@ -44,12 +49,14 @@ class WebhookEmitter:
         faults: Callable[[], Faults],
         rng: random.Random,
         stats: Counter,
+        fanout: Callable[[PushTarget], list[PushTarget]] = lambda target: [target],
     ):
         self.agent_id = agent_id
         self._key_pem, self._key_id, self._key_alg = key_pem, key_id, key_alg
         self._faults = faults
         self._rng = rng
         self._stats = stats
+        self._fanout = fanout
         self._senders: dict[tuple, WebhookSender] = {}
         self._tasks: set[asyncio.Task] = set()
         self._held: list[tuple[PreparedWebhook, PushTarget, int, float, dict]] = []
@@ -74,14 +81,15 @@ class WebhookEmitter:
             token=target.token,
         )
         wire = {**to_wire_dict(payload), "idempotency_key": key}
-        if not target.operation_id:
+        if not target.operation_id or not self._faults().webhook_operation_id:
             # Nothing to echo: the spec forbids deriving one from the URL, so omit it like the
             # agents our receiver already tolerates.
             wire.pop("operation_id", None)
         return PreparedWebhook(url=target.url, idempotency_key=key, body=json.dumps(wire).encode())
 
     def _sender_for(self, target: PushTarget, timeout: float) -> WebhookSender:
-        cache_key = (target.scheme, target.credentials, timeout)
+        compact = target.scheme == "hmac-sha256" and self._faults().hmac_compact_signing
+        cache_key = (target.scheme, target.credentials, timeout, compact)
         sender = self._senders.get(cache_key)
         if sender is None:
             # Buyers in local runs and tests listen on loopback; the SDK refuses those by default.
@@ -90,6 +98,8 @@ class WebhookEmitter:
                 sender = WebhookSender.from_adcp_legacy_hmac(
                     (target.credentials or "").encode(), key_id=self.agent_id, **common
                 )
+                if compact:
+                    sender._auth = _CompactSigning(sender._auth)
             elif target.scheme == "bearer":
                 sender = WebhookSender.from_bearer_token(target.credentials or "", **common)
             else:
@@ -101,9 +111,19 @@ class WebhookEmitter:
 
     def emit(self, target: PushTarget | None, *, task_id: str, task_type: str, status: str,
              result: dict[str, Any] | None = None, message: str | None = None) -> dict[str, Any] | None:
-        """Queue one webhook through the fault pipeline; returns its log entry (None: no target)."""
+        """Queue one webhook (one per push config of the account, webhook_per_push_config) through the
+        fault pipeline; returns the (first) log entry (None: no target)."""
         if target is None:
             return None
+        targets = self._fanout(target) if self._faults().webhook_per_push_config else [target]
+        entries = [self._emit_one(t, task_id=task_id, task_type=task_type, status=status, result=result,
+                                  message=message) for t in targets]
+        if len(entries) > 1:
+            self._stats["webhooks_fanned_out"] += len(entries) - 1
+        return entries[0] if entries else None
+
+    def _emit_one(self, target: PushTarget, *, task_id: str, task_type: str, status: str,
+                  result: dict[str, Any] | None, message: str | None) -> dict[str, Any] | None:
         try:
             prepared = self._prepare(target, task_id=task_id, task_type=task_type, status=status,
                                      result=result, message=message)
@@ -204,7 +224,8 @@ class WebhookEmitter:
                 entry["outcome"] = "delivered"
                 self._stats["webhooks_sent"] += 1
                 return
-            retryable = status_code is None or status_code >= 500 or status_code in (408, 429)
+            retryable = status_code is None or status_code >= 500 or (
+                status_code in (408, 429) and not faults.webhook_stop_at_4xx)
             if not retryable:
                 entry["outcome"] = "failed"
                 self._stats["webhooks_failed"] += 1
@@ -223,3 +244,18 @@ class WebhookEmitter:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for sender in self._senders.values():
             await sender.aclose()
+
+
+class _CompactSigning:
+    """The legacy HMAC signer of a seller that signs the compact JSON of the body it then posts with
+    default separators: a receiver checking the bytes it got answers 401 (../shared/SELLERS.md)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def build_auth_headers(self, *, method: str, url: str, body: bytes) -> dict[str, str]:
+        compact = json.dumps(json.loads(body), separators=(",", ":")).encode()
+        return self._inner.build_auth_headers(method=method, url=url, body=compact)
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)

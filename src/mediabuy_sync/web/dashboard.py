@@ -201,7 +201,7 @@ def agents_page():
         return answer
     agents, per_minute = ops.agents_page(STATEMENT_TIMEOUT_MS)
     return _render("agents.html", agents=agents, signature_failures=_signature_failures(),
-                   events_chart=dashboard_chart.events_per_minute(per_minute))
+                   deviations=_answer_deviations(), events_chart=dashboard_chart.events_per_minute(per_minute))
 
 
 def _signature_failures() -> dict[str, float]:
@@ -211,6 +211,26 @@ def _signature_failures() -> dict[str, float]:
         if labels.get("outcome") == "rejected" and labels.get("reason", "").startswith("webhook_"):
             failures[labels["agent"]] = failures.get(labels["agent"], 0) + value
     return failures
+
+
+def _answer_deviations() -> dict[str, dict[str, float]] | None:
+    """Fields each agent's answers lacked, {agent: {"task field": count}}, as the workers counted them
+    (MEDIABUY_WORKER_METRICS_URL) and this web's group; None when the workers' metrics cannot be read."""
+    name = "mediabuy_agent_answer_deviations_total"
+    found = metrics.samples(name)
+    url = settings().worker_metrics_url
+    if url:
+        try:
+            found += metrics.samples_at(url, name)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read the workers' metrics at %s: %s", url, exc)
+            return None
+    deviations: dict[str, dict[str, float]] = {}
+    for labels, value in found:
+        per_field = deviations.setdefault(labels.get("agent", "?"), {})
+        key = f"{labels.get('task', '?')} {labels.get('field', '?')}"
+        per_field[key] = per_field.get(key, 0) + value
+    return deviations
 
 
 @bp.route("/events/dead", methods=["GET"])

@@ -38,6 +38,12 @@ def _load_the_adcp_client(**_):
     import mediabuy_sync.services.cascade_jobs  # noqa: F401 - and with it the SDK (adcp/client.py)
     import mediabuy_sync.services.polling  # noqa: F401
 
+    from .. import metrics
+    from ..adcp import client
+
+    # The client may not import metrics (its layer); what it reads leniently, the worker counts.
+    client.deviation_hook = metrics.count_deviation
+
     # Keep the collector off those objects in the children: its bookkeeping writes would copy
     # the shared pages one by one.
     gc.collect()

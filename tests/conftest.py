@@ -52,6 +52,8 @@ def _configure_environment() -> None:
             # a cascade job lost with its worker is restarted by beat this soon (tests/faults/
             # test_cascade_restart.py); above a live job's longest quiet stretch (a 10 s call + 5 s)
             "MEDIABUY_CASCADE_STALE_AFTER_SECONDS": "16",
+            # a seller's "done" not shown on its buy within this is unconfirmed (test_strict_seller_campaign.py)
+            "MEDIABUY_CASCADE_CONFIRM_SECONDS": "4",
         }
     )
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import secrets
 
 import pytest
-import requests
 
 from mediabuy_sync.store import agents
 from mediabuy_sync.store import products as catalogue_store

@@ -14,12 +14,18 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
-# The three agents `simulate-agent --agents 3` starts, each registered with another webhook scheme.
+from ..sim.config import DEMO_BRAND, DEMO_STRICT, DEMO_STRICT_ACCOUNT, DEMO_STRICT_TOKEN
+
+# The agents `simulate-agent --demo` starts: three polite ones, each registered with another webhook
+# scheme, and a strict seller (sim/config.py DEMO_STRICT) registered as a real seller is: our token at it,
+# its own account id for our advertiser, a product and pricing option from its catalogue.
 DEMO_AGENTS = (
     ("sim_agent_1", 9101, "hmac-sha256", ["display_300x250", "video_15s"]),
     ("sim_agent_2", 9102, "bearer", ["video_15s", "video_30s"]),
     ("sim_agent_3", 9103, "rfc9421", ["display_300x250", "audio_30s"]),
+    (DEMO_STRICT["id"], 9104, "hmac-sha256", ["display_300x250"]),
 )
+STRICT_PRODUCT = ("display_ros", "cpm_usd_fixed")  # in the strict seller's catalogue (sim/catalog.py)
 ADVERTISER = "adv_demo"
 
 
@@ -52,31 +58,47 @@ def register_agents(host: str) -> None:
     import secrets
 
     from ..adcp.jwks import fetch_jwks
-    from ..store import agents
+    from ..store import agents, campaigns
     from ..store.db import transaction
 
     with transaction() as conn:
         known = {row["id"] for row in agents.list_agents(conn)}
     for agent_id, port, scheme, _ in DEMO_AGENTS:
-        if agent_id in known:
+        if agent_id in known or (agent_id == DEMO_STRICT["id"] and not _loopback(host)):
             continue
         base = f"http://{host}:{port}"
         with transaction() as conn:
             if scheme == "rfc9421":
                 agents.add_agent(conn, agent_id, agent_id, f"{base}/mcp", scheme, jwks_uri=f"{base}/.well-known/jwks.json")
                 agents.store_jwks(conn, agent_id, fetch_jwks(f"{base}/.well-known/jwks.json", 5))
+            elif agent_id == DEMO_STRICT["id"]:  # as an operator registers a real seller (docs/sellers.md)
+                agents.add_agent(conn, agent_id, agent_id, f"{base}/mcp", scheme, auth_token=DEMO_STRICT_TOKEN,
+                                 account_mode="seller")
+                agents.add_secret(conn, agent_id, scheme, secrets.token_urlsafe(32))
+                agents.set_account(conn, agent_id, ADVERTISER, DEMO_STRICT_ACCOUNT)
+                campaigns.set_advertiser_brand(conn, ADVERTISER, DEMO_BRAND)
             else:
                 agents.add_agent(conn, agent_id, agent_id, f"{base}/mcp", scheme)
                 agents.add_secret(conn, agent_id, scheme, secrets.token_urlsafe(32))
         print(f"demo: registered {agent_id} ({scheme}) at {base}/mcp", flush=True)
 
 
-def campaign_request(now: datetime) -> dict:
+def _loopback(host: str) -> bool:
+    """Our token goes to a seller over https, or plain http on this machine only (the SDK's rule): the
+    strict seller takes part where the agents run on loopback (./dev up), not across compose's network."""
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def campaign_request(now: datetime, with_strict: bool = True) -> dict:
     products = [
-        {"salesAgentId": agent_id, "productId": f"{agent_id}_{formats[0]}", "budget": 10000,
+        {"salesAgentId": agent_id, "productId": f"{agent_id}_{formats[0]}", "budget": 7500,
          "pacing": "even", "pricingOptionId": "cpm_fixed", "formats": formats}
-        for agent_id, _, _, formats in DEMO_AGENTS
+        for agent_id, _, _, formats in DEMO_AGENTS if agent_id != DEMO_STRICT["id"]
     ]
+    if with_strict:
+        product_id, option = STRICT_PRODUCT  # the strict seller sells only what its catalogue lists
+        products.append({"salesAgentId": DEMO_STRICT["id"], "productId": product_id, "budget": 7500,
+                         "pacing": "even", "pricingOptionId": option, "formats": ["display_300x250"]})
     return {
         "advertiserId": ADVERTISER,
         "name": f"Demo campaign {now:%H:%M:%S}",
@@ -168,7 +190,8 @@ def _run(args) -> int:
     with transaction() as conn:
         key = api_keys.create_key(conn, ADVERTISER, "demo")[1]
 
-    code, created = _request("POST", f"{base}/api/v2/buyer/campaigns", campaign_request(datetime.now(timezone.utc)), key)
+    code, created = _request("POST", f"{base}/api/v2/buyer/campaigns",
+                             campaign_request(datetime.now(timezone.utc), with_strict=_loopback(args.agents_host)), key)
     if code != 201:
         print(f"demo: creating the campaign failed: {code} {created}", file=sys.stderr)
         return 1

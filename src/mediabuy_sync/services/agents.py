@@ -5,6 +5,7 @@ for each of our advertisers. The CLI and the admin API both come through here.""
 from __future__ import annotations
 
 import secrets as random_secrets
+import urllib.parse
 
 from ..adcp.jwks import JwksError, fetch_jwks
 from ..adcp.signatures import HMAC_MIN_SECRET_BYTES, HMAC_SCHEME, RFC9421_SCHEME
@@ -27,7 +28,7 @@ def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol:
              account_mode: str = "advertiser_id") -> dict:
     """Register an agent; returns what the operator must keep: the webhook secret (a new random one
     unless given; HMAC and Bearer) or the key ids fetched from its JWKS (RFC 9421). Raises AgentError."""
-    _check_auth(auth_token, auth_header)
+    _check_auth(auth_token, auth_header, endpoint)
     if account_mode not in agents.ACCOUNT_MODES:
         raise AgentError(f"accounts must be one of {', '.join(agents.ACCOUNT_MODES)}", "account_mode")
     answer = {"agent_id": agent_id, "scheme": scheme, "webhook_path": f"/webhooks/adcp/{agent_id}",
@@ -57,16 +58,27 @@ def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol:
     return {**answer, "secret": secret}
 
 
-def _check_auth(token: str | None, header: str) -> None:
+def _check_auth(token: str | None, header: str, endpoint: str | None) -> None:
     if header not in agents.AUTH_HEADERS:
         raise AgentError(f"the auth header must be one of {', '.join(agents.AUTH_HEADERS)}", "auth_header")
     if token is not None and (not token.strip() or any(c in token for c in "\r\n")):
         raise AgentError("the auth token must be a non-empty single line", "auth_token")
+    if token and endpoint and not _token_safe(endpoint):
+        # the ADCP client refuses it too, at every call: say so now
+        raise AgentError("our token is sent over https only (plain http to this machine alone, for development): "
+                         f"{endpoint!r}", "endpoint")
+
+
+def _token_safe(endpoint: str) -> bool:
+    parts = urllib.parse.urlsplit(endpoint)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
 def set_auth(agent_id: str, token: str | None, header: str = "x-adcp-auth") -> None:
     """Our token at the seller (None: send none), replacing the one before (rotation)."""
-    _check_auth(token, header)
+    with transaction() as conn:
+        agent = agents.for_calls(conn, agent_id)
+    _check_auth(token, header, agent.endpoint_uri if agent else None)
     with transaction() as conn:
         if not agents.set_outbound_auth(conn, agent_id, token, header):
             raise AgentError(f"no agent {agent_id!r}", "id", status=404)

@@ -24,6 +24,8 @@ def add_simulate_agent_parser(sub) -> None:
     parser.add_argument("--profile", choices=sorted(PROFILES), default=None,
                         help="how the agents behave: polite (default) or strict-seller, the behaviours of real "
                         "sellers (knobs, see docs/simulator.md); an agent's own \"profile\" in --config wins")
+    parser.add_argument("--demo", action="store_true",
+                        help="the demo's agents: three polite ones and a strict seller (ports base … base+3)")
     parser.add_argument("--seed", type=int, default=None, help="seed for every random decision (default 0)")
     parser.add_argument("--check", action="store_true", help="print the effective settings as JSON and exit")
     parser.set_defaults(func=run)
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         settings = build_settings(agents=args.agents, base_port=args.base_port, seed=args.seed,
-                                  host=args.host, config_path=args.config, profile=args.profile)
+                                  host=args.host, config_path=args.config, profile=args.profile, demo=args.demo)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

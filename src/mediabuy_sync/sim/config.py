@@ -103,6 +103,18 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# The agents `./dev up`'s demo runs (`simulate-agent --demo`): three polite ones, one per webhook
+# signature scheme, and a strict seller that wants our token and its own account ids, sells from its
+# catalogue and answers creates synchronously. Not (yet) its refusal of fields it does not know, nor
+# its HMAC over another byte string than it sends: the demo shows a campaign that works.
+DEMO_STRICT_TOKEN = "demo-strict-seller-token"  # a simulated seller's, for the local demo only
+DEMO_STRICT_ACCOUNT = "acc_demo_strict"
+DEMO_BRAND = "demo-brand.example"
+DEMO_STRICT = {"id": "sim_strict_4", "profile": "strict-seller", "auth_tokens": [DEMO_STRICT_TOKEN],
+               "accounts": [{"account_id": DEMO_STRICT_ACCOUNT, "brand": {"domain": DEMO_BRAND}}],
+               "faults": {"refuse_unknown_fields": False, "hmac_compact_signing": False, "update_noop_share": 0.0}}
+
+
 @dataclass
 class AgentSettings:
     id: str
@@ -228,6 +240,7 @@ def build_settings(
     host: str | None = None,
     config_path: str | Path | None = None,
     profile: str | None = None,
+    demo: bool = False,
 ) -> SimSettings:
     """Settings from the CLI options and an optional JSON file.
 
@@ -255,6 +268,8 @@ def build_settings(
     default_profile = profile or defaults.get("profile", "polite")
 
     entries = document.get("agents")
+    if entries is None and demo:
+        entries = [{}, {}, {}, DEMO_STRICT]  # ports base_port … base_port + 3
     if entries is None:
         entries = [{} for _ in range(agents)]
     if not isinstance(entries, list) or not entries:

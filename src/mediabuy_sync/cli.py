@@ -52,10 +52,15 @@ def _agents_add(args) -> int:
     if args.scheme == HMAC_SCHEME and len(secret.encode()) < HMAC_MIN_SECRET_BYTES:
         print(f"error: an HMAC secret must be at least {HMAC_MIN_SECRET_BYTES} bytes", file=sys.stderr)
         return 2
+    if args.hmac_compact_json and args.scheme != HMAC_SCHEME:
+        print("error: --hmac-compact-json is for --scheme hmac-sha256 only", file=sys.stderr)
+        return 2
     with transaction() as conn:
         agents.add_agent(conn, args.id, args.name or args.id, args.endpoint, args.scheme, args.protocol)
-        agents.add_secret(conn, args.id, args.scheme, secret)
-    print(json.dumps({"agent_id": args.id, "scheme": args.scheme, "secret": secret,
+        credential_id = agents.add_secret(conn, args.id, args.scheme, secret)
+        if args.hmac_compact_json:
+            agents.set_hmac_compact_json(conn, args.id, True)
+    print(json.dumps({"agent_id": args.id, "scheme": args.scheme, "secret": secret, "credential_id": credential_id,
                       "webhook_path": f"/webhooks/adcp/{args.id}"}))
     return 0
 
@@ -70,7 +75,7 @@ def _agents_add_rfc9421(args) -> int:
         print("error: --scheme rfc9421 takes --jwks-uri (and no --secret); --jwks-uri is for it only", file=sys.stderr)
         return 2
     try:
-        keys = fetch_jwks(args.jwks_uri, settings().jwks_fetch_timeout_seconds)
+        keys = fetch_jwks(args.jwks_uri, settings().jwks_fetch_timeout_seconds, allow_http=bool(settings().jwks_allow_http))
     except JwksError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -95,7 +100,8 @@ def _agents_refresh_keys(args) -> int:
         print(f"error: no RFC 9421 agent {args.id!r} with a JWKS URI", file=sys.stderr)
         return 2
     try:
-        keys = fetch_jwks(agent["jwks_uri"], settings().jwks_fetch_timeout_seconds)
+        keys = fetch_jwks(agent["jwks_uri"], settings().jwks_fetch_timeout_seconds,
+                          allow_http=bool(settings().jwks_allow_http))
     except JwksError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -118,8 +124,51 @@ def _agents_add_secret(args) -> int:
         if row["inbound_scheme"] == RFC9421_SCHEME:
             print("error: an RFC 9421 agent has keys, not secrets: see agents refresh-keys", file=sys.stderr)
             return 2
-        agents.add_secret(conn, args.id, row["inbound_scheme"], secret)
-    print(json.dumps({"agent_id": args.id, "secret": secret}))
+        credential_id = agents.add_secret(conn, args.id, row["inbound_scheme"], secret)
+    print(json.dumps({"agent_id": args.id, "secret": secret, "credential_id": credential_id}))
+    return 0
+
+
+# Revocation (issue 20): effective at once in every web process (services/credentials.py).
+
+def _agents_credentials(args) -> int:
+    from .services import credentials
+
+    try:
+        rows = credentials.list_for(args.id)
+    except credentials.NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for row in rows:
+        state = "revoked" if row["revoked_at"] else "active" if row["active"] else "retired"
+        print(f"{row['id']}\t{row['kind']}\t{row['key_id'] or '-'}\t{state}\t{row['created_at']:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def _agents_retire(args) -> int:
+    from .services import credentials
+
+    try:
+        if args.action == "retire-secret":
+            credentials.retire_secret(args.id, args.credential_id)
+        else:
+            credentials.retire_key(args.id, args.key_id)
+    except credentials.NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"agent_id": args.id, "revoked": args.credential_id if args.action == "retire-secret" else args.key_id}))
+    return 0
+
+
+def _apikeys_revoke(args) -> int:
+    from .services import credentials
+
+    try:
+        credentials.revoke_api_key(args.key_id)
+    except credentials.NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"key_id": args.key_id, "revoked": True}))
     return 0
 
 
@@ -256,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--scheme", choices=(HMAC_SCHEME, BEARER_SCHEME, RFC9421_SCHEME), default=HMAC_SCHEME)
     add.add_argument("--secret", help="default: a new random secret, printed")
     add.add_argument("--jwks-uri", help="rfc9421: the agent's JWKS, whose keys are fetched and stored now")
+    add.add_argument("--hmac-compact-json", action="store_true",
+                     help="hmac-sha256: also accept a signature over the compact JSON of the body, for a seller "
+                          "that signs json.dumps(body, separators=(',', ':')) but posts it re-serialised (counted)")
     add.set_defaults(func=_agents_add)
     rotate = agents.add_parser("add-secret", help="add another active secret (rotation)")
     rotate.add_argument("id")
@@ -265,12 +317,26 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("id")
     refresh.set_defaults(func=_agents_refresh_keys)
     agents.add_parser("list").set_defaults(func=_agents_list)
+    creds = agents.add_parser("credentials", help="an agent's secrets and keys: ids and states (never the secrets)")
+    creds.add_argument("id")
+    creds.set_defaults(func=_agents_credentials)
+    retire_secret = agents.add_parser("retire-secret", help="revoke an HMAC secret or Bearer token now (id from `agents credentials`)")
+    retire_secret.add_argument("id")
+    retire_secret.add_argument("credential_id", type=int)
+    retire_secret.set_defaults(func=_agents_retire)
+    retire_key = agents.add_parser("retire-key", help="revoke an rfc9421 key now, for good (its kid)")
+    retire_key.add_argument("id")
+    retire_key.add_argument("key_id")
+    retire_key.set_defaults(func=_agents_retire)
 
     keys = sub.add_parser("apikeys", help="buyer API keys").add_subparsers(dest="action", required=True)
     create_key = keys.add_parser("create", help="a new API key for one advertiser (printed once)")
     create_key.add_argument("--advertiser", required=True)
     create_key.add_argument("--name", default="")
     create_key.add_argument("--quiet", action="store_true", help="print the key alone")
+    revoke_key = keys.add_parser("revoke", help="revoke an API key now (its key id)")
+    revoke_key.add_argument("key_id")
+    revoke_key.set_defaults(func=_apikeys_revoke)
     create_key.set_defaults(func=_apikeys_create)
 
     camps = sub.add_parser("campaigns", help="campaigns").add_subparsers(dest="action", required=True)

@@ -24,7 +24,7 @@ from support.rows import row_counter
 from support.stack import OUTPUT
 
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
-ADMIN_TOKEN = "test-admin-token"  # tests/conftest.py
+ADMIN_TOKEN = "test-admin-token-of-at-least-32-bytes"  # tests/conftest.py
 FUZZ_ADVERTISER = "adv_fuzz"
 
 

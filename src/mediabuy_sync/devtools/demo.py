@@ -64,7 +64,7 @@ def register_agents(host: str) -> None:
         with transaction() as conn:
             if scheme == "rfc9421":
                 agents.add_agent(conn, agent_id, agent_id, f"{base}/mcp", scheme, jwks_uri=f"{base}/.well-known/jwks.json")
-                agents.store_jwks(conn, agent_id, fetch_jwks(f"{base}/.well-known/jwks.json", 5))
+                agents.store_jwks(conn, agent_id, fetch_jwks(f"{base}/.well-known/jwks.json", 5, allow_http=True))
             else:
                 agents.add_agent(conn, agent_id, agent_id, f"{base}/mcp", scheme)
                 agents.add_secret(conn, agent_id, scheme, secrets.token_urlsafe(32))

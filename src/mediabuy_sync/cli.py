@@ -273,6 +273,16 @@ def _secrets_rotate(args) -> int:
     return 0
 
 
+def _ops_end_sessions(args) -> int:
+    """End every /ops session now (their cookies are refused from the next request on)."""
+    from .store import ops_sessions
+    from .store.db import transaction
+
+    with transaction() as conn:
+        print(json.dumps({"ended": ops_sessions.end_all(conn)}))
+    return 0
+
+
 def _config_table(args) -> int:
     from .config import markdown_table
 
@@ -364,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     secrets_cmd.add_parser("new-key", help="print a new key for MEDIABUY_SECRETS_KEY").set_defaults(func=_secrets_new_key)
     secrets_cmd.add_parser("rotate", help="re-seal every agent secret with the first key of MEDIABUY_SECRETS_KEY").set_defaults(
         func=_secrets_rotate)
+
+    ops_cmd = sub.add_parser("ops", help="the /ops pages' sessions").add_subparsers(dest="action", required=True)
+    ops_cmd.add_parser("end-sessions", help="end every /ops session now").set_defaults(func=_ops_end_sessions)
 
     sub.add_parser("config-table", help="the settings as docs/configuration.md's Markdown table").set_defaults(func=_config_table)
     from .sim.cli import add_simulate_agent_parser  # stdlib only; the ADCP SDK loads when it runs

@@ -57,11 +57,11 @@ def fetch_jwks(uri: str, timeout: float, max_bytes: int = MAX_JWKS_BYTES,
     else:
         conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
     expired = threading.Event()
+    opened: list[socket.socket] = []  # held here: http.client lets go of conn.sock once a response will close
 
     def cut():  # the deadline: whatever the connection is waiting for, it stops now
         expired.set()
-        sock = conn.sock
-        if sock is not None:
+        for sock in opened:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -72,6 +72,10 @@ def fetch_jwks(uri: str, timeout: float, max_bytes: int = MAX_JWKS_BYTES,
     timer.start()
     try:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.connect()  # within `timeout` itself (the socket's connect timeout)
+        opened.append(conn.sock)
+        if expired.is_set():
+            raise TimeoutError
         conn.request("GET", path, headers={"Accept": "application/json", "Accept-Encoding": "identity"})
         response = conn.getresponse()
         if response.status != 200:

@@ -6,7 +6,8 @@ more than 20 %. The flood's rate is what wrk reached on this machine (the issue'
 than two shared cores answer: the figure says what was offered and answered).
 
 A refusal costs no database round trip in the common case: the agent's credentials are kept in the
-process (services/agent_credentials.py, invalidated by NOTIFY), and a bad HMAC is not re-read."""
+process (services/agent_credentials.py, invalidated by NOTIFY), and a bad HMAC reads them again at
+most once a second per agent."""
 
 from __future__ import annotations
 

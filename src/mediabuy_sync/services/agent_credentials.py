@@ -63,6 +63,21 @@ def lookup(agent_id: str, fresh: bool = False) -> tuple[InboundAuth | None, bool
     return auth, False
 
 
+_read_again_at: dict[str, float] = {}  # agent id → when a refusal last read its credentials again
+READ_AGAIN_SECONDS = 1.0
+
+
+def may_read_again(agent_id: str) -> bool:
+    """Whether a signature that failed against kept credentials may read them again now: once per
+    READ_AGAIN_SECONDS per agent (registered agents only, so the table is bounded by them)."""
+    now = time.monotonic()
+    with _lock:
+        if now - _read_again_at.get(agent_id, -READ_AGAIN_SECONDS) < READ_AGAIN_SECONDS:
+            return False
+        _read_again_at[agent_id] = now
+        return True
+
+
 def forget(agent_id: str | None = None) -> None:
     """Drop what this process keeps of one agent (None: of every agent)."""
     global _generation

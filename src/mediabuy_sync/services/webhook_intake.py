@@ -49,10 +49,22 @@ def verify_signature(auth: InboundAuth, kept: bool, method: str, target_uri: str
                      body: bytes, s: Settings) -> rfc9421.Verified | None:
     """Check the webhook against the agent's scheme; returns the RFC 9421 signature's nonce to record
     with the event (None for HMAC and Bearer). Raises SignatureRejected, or rfc9421.BodyMalformed.
-    Kept credentials are never stale (agent_credentials.py): a refusal reads nothing again."""
+    Kept credentials are dropped when they change (agent_credentials.py): a refusal reads again at most
+    once a second per agent."""
     if auth.scheme == RFC9421_SCHEME:
         return _verify_rfc9421(auth, method, target_uri, headers, body)
-    if verify(auth, headers, body, time.time(), s.hmac_tolerance_seconds) == COMPACT_JSON:
+    try:
+        how = verify(auth, headers, body, time.time(), s.hmac_tolerance_seconds)
+    except SignatureRejected:
+        # A secret added a moment ago whose notification this process has not handled yet: read
+        # again, but at most once a second per agent, so a flood of bad signatures costs no round trips.
+        if not kept or not agent_credentials.may_read_again(auth.agent_id):
+            raise
+        auth, _ = agent_credentials.lookup(auth.agent_id, fresh=True)
+        if auth is None or auth.scheme == RFC9421_SCHEME:
+            raise
+        how = verify(auth, headers, body, time.time(), s.hmac_tolerance_seconds)
+    if how == COMPACT_JSON:
         metrics.HMAC_COMPACT_JSON.labels(auth.agent_id).inc()
     return None
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from openapi_spec_validator import validate
 
-from mediabuy_sync.config import settings
+from mediabuy_sync import config
 from mediabuy_sync.web import create_app
 from support.rows import row_counter
 from support.stack import OUTPUT
@@ -49,12 +49,12 @@ def test_every_route_the_app_has_is_documented_and_nothing_else(document, monkey
     # the app refuses to be made without its public URL (web/__init__.check_settings); this process's
     # settings are read afresh with one, then forgotten again for the tests after
     monkeypatch.setenv("MEDIABUY_PUBLIC_BASE_URL", "http://127.0.0.1:1")
-    settings.cache_clear()
+    config.settings.cache_clear()
     try:
         app = create_app()
     finally:
         monkeypatch.undo()
-        settings.cache_clear()
+        config.settings.cache_clear()
     routes = {(_openapi_path(rule.rule), method.lower())
               for rule in app.url_map.iter_rules() for method in rule.methods & METHODS}
     documented = {(path, method) for path, item in document["paths"].items() for method in item

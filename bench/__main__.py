@@ -14,6 +14,7 @@ from .report import Figure, table, to_json
 # name → module, in the order they run (the heaviest last)
 BENCHMARKS = {
     "ingest": "ingest",  # first: the web alone on the machine, before any worker starts
+    "refusals": "refusals",
     "rollup": "rollup_cost",
     "workers": "worker_throughput",
     "coalescing": "coalescing",

@@ -104,8 +104,9 @@ def start_web(env: dict[str, str], name: str = "web", app: str | None = None, re
     argv = devprocs.procfile_argv("web")
     if app is not None:
         argv[-1] = app
-    proc = Process(name, argv, {**env, "MEDIABUY_BIND": f"127.0.0.1:{port}"})
     base = f"http://127.0.0.1:{port}"
+    # the web refuses to start without its public URL (RFC 9421 signatures are bound to it)
+    proc = Process(name, argv, {"MEDIABUY_PUBLIC_BASE_URL": base, **env, "MEDIABUY_BIND": f"127.0.0.1:{port}"})
     wait_until(lambda: _answers(proc, base + ready_path), timeout, what=f"{name} on {ready_path}")
     return proc, base
 

@@ -37,7 +37,9 @@ def _configure_environment() -> None:
             "MEDIABUY_INGEST_MAX_ATTEMPTS": "3",
             "MEDIABUY_DB_POOL_TIMEOUT_SECONDS": "1.5",
             "MEDIABUY_RETRY_AFTER_SECONDS": "7",
-            "MEDIABUY_ADMIN_TOKEN": "test-admin-token",
+            "MEDIABUY_ADMIN_TOKEN": "test-admin-token-of-at-least-32-bytes",
+            # the tests' agents serve their JWKS over http on loopback
+            "MEDIABUY_JWKS_ALLOW_HTTP": "1",
             # agent secrets are sealed with this run's own key (tests/security scans the logs for it)
             "MEDIABUY_SECRETS_KEY": TEST_SECRETS_KEY,
             # per-agent webhook rate limit far above what the suite's streams send; tests/security

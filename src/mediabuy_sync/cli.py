@@ -55,7 +55,8 @@ def _agents_add(args) -> int:
     try:
         answer = agents.register(args.id, args.endpoint, name=args.name, protocol=args.protocol, scheme=args.scheme,
                                  secret=args.secret, jwks_uri=args.jwks_uri, auth_token=_token(args.auth_token),
-                                 auth_header=args.auth_header, account_mode=args.accounts.replace("-", "_"))
+                                 auth_header=args.auth_header, account_mode=args.accounts.replace("-", "_"),
+                                 hmac_compact_json=args.hmac_compact_json)
     except agents.AgentError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -136,7 +137,8 @@ def _agents_refresh_keys(args) -> int:
         print(f"error: no RFC 9421 agent {args.id!r} with a JWKS URI", file=sys.stderr)
         return 2
     try:
-        keys = fetch_jwks(agent["jwks_uri"], settings().jwks_fetch_timeout_seconds)
+        keys = fetch_jwks(agent["jwks_uri"], settings().jwks_fetch_timeout_seconds,
+                          allow_http=bool(settings().jwks_allow_http))
     except JwksError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -159,8 +161,51 @@ def _agents_add_secret(args) -> int:
         if row["inbound_scheme"] == RFC9421_SCHEME:
             print("error: an RFC 9421 agent has keys, not secrets: see agents refresh-keys", file=sys.stderr)
             return 2
-        agents.add_secret(conn, args.id, row["inbound_scheme"], secret)
-    print(json.dumps({"agent_id": args.id, "secret": secret}))
+        credential_id = agents.add_secret(conn, args.id, row["inbound_scheme"], secret)
+    print(json.dumps({"agent_id": args.id, "secret": secret, "credential_id": credential_id}))
+    return 0
+
+
+# Revocation (issue 20): effective at once in every web process (services/credentials.py).
+
+def _agents_credentials(args) -> int:
+    from .services import credentials
+
+    try:
+        rows = credentials.list_for(args.id)
+    except credentials.NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for row in rows:
+        state = "revoked" if row["revoked_at"] else "active" if row["active"] else "retired"
+        print(f"{row['id']}\t{row['kind']}\t{row['key_id'] or '-'}\t{state}\t{row['created_at']:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def _agents_retire(args) -> int:
+    from .services import credentials
+
+    try:
+        if args.action == "retire-secret":
+            credentials.retire_secret(args.id, args.credential_id)
+        else:
+            credentials.retire_key(args.id, args.key_id)
+    except credentials.NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"agent_id": args.id, "revoked": args.credential_id if args.action == "retire-secret" else args.key_id}))
+    return 0
+
+
+def _apikeys_revoke(args) -> int:
+    from .services import credentials
+
+    try:
+        credentials.revoke_api_key(args.key_id)
+    except credentials.NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps({"key_id": args.key_id, "revoked": True}))
     return 0
 
 
@@ -273,6 +318,16 @@ def _secrets_rotate(args) -> int:
     return 0
 
 
+def _ops_end_sessions(args) -> int:
+    """End every /ops session now (their cookies are refused from the next request on)."""
+    from .store import ops_sessions
+    from .store.db import transaction
+
+    with transaction() as conn:
+        print(json.dumps({"ended": ops_sessions.end_all(conn)}))
+    return 0
+
+
 def _config_table(args) -> int:
     from .config import markdown_table
 
@@ -311,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--accounts", choices=("advertiser-id", "seller"), default="advertiser-id",
                      help="seller: it assigns its own account ids (set each with `agents accounts`); "
                           "advertiser-id: it takes our advertiser ids")
+    add.add_argument("--hmac-compact-json", action="store_true",
+                     help="hmac-sha256: also accept a signature over the compact JSON of the body, for a seller "
+                          "that signs json.dumps(body, separators=(',', ':')) but posts it re-serialised (counted)")
     add.set_defaults(func=_agents_add)
     auth = agents.add_parser("set-auth", help="our token at the seller (replaces the one before)")
     auth.add_argument("id")
@@ -339,6 +397,17 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("id")
     refresh.set_defaults(func=_agents_refresh_keys)
     agents.add_parser("list").set_defaults(func=_agents_list)
+    creds = agents.add_parser("credentials", help="an agent's secrets and keys: ids and states (never the secrets)")
+    creds.add_argument("id")
+    creds.set_defaults(func=_agents_credentials)
+    retire_secret = agents.add_parser("retire-secret", help="revoke an HMAC secret or Bearer token now (id from `agents credentials`)")
+    retire_secret.add_argument("id")
+    retire_secret.add_argument("credential_id", type=int)
+    retire_secret.set_defaults(func=_agents_retire)
+    retire_key = agents.add_parser("retire-key", help="revoke an rfc9421 key now, for good (its kid)")
+    retire_key.add_argument("id")
+    retire_key.add_argument("key_id")
+    retire_key.set_defaults(func=_agents_retire)
 
     advertisers = sub.add_parser("advertisers", help="advertisers").add_subparsers(dest="action", required=True)
     brand = advertisers.add_parser("set-brand", help="the brand domain the advertiser's buys are for")
@@ -351,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     create_key.add_argument("--advertiser", required=True)
     create_key.add_argument("--name", default="")
     create_key.add_argument("--quiet", action="store_true", help="print the key alone")
+    revoke_key = keys.add_parser("revoke", help="revoke an API key now (its key id)")
+    revoke_key.add_argument("key_id")
+    revoke_key.set_defaults(func=_apikeys_revoke)
     create_key.set_defaults(func=_apikeys_create)
 
     camps = sub.add_parser("campaigns", help="campaigns").add_subparsers(dest="action", required=True)
@@ -381,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     secrets_cmd.add_parser("new-key", help="print a new key for MEDIABUY_SECRETS_KEY").set_defaults(func=_secrets_new_key)
     secrets_cmd.add_parser("rotate", help="re-seal every agent secret with the first key of MEDIABUY_SECRETS_KEY").set_defaults(
         func=_secrets_rotate)
+
+    ops_cmd = sub.add_parser("ops", help="the /ops pages' sessions").add_subparsers(dest="action", required=True)
+    ops_cmd.add_parser("end-sessions", help="end every /ops session now").set_defaults(func=_ops_end_sessions)
 
     sub.add_parser("config-table", help="the settings as docs/configuration.md's Markdown table").set_defaults(func=_config_table)
     from .sim.cli import add_simulate_agent_parser  # stdlib only; the ADCP SDK loads when it runs

@@ -26,6 +26,8 @@ class Settings:
     public_base_url: str
     jwks_refresh_interval_seconds: float
     jwks_fetch_timeout_seconds: float
+    jwks_allow_http: int
+    rfc9421_nonces_per_key: int
     nonce_purge_interval_seconds: float
     db_pool_max: int
     db_connect_timeout_seconds: float
@@ -81,9 +83,11 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("webhook_batch_wait_seconds", "MEDIABUY_WEBHOOK_BATCH_WAIT_SECONDS", "0.001", "Group commit of webhooks (services/group_commit.py): the first webhook of a web process to reach its insert waits this long for the process's other threads, then one statement commits them all; each answers after that commit. 0: no wait (those arriving during a statement still share the next). It pays only with several threads per process (`MEDIABUY_WEB_THREADS`); a longer wait makes larger batches and adds that much to every webhook's answer."),
     ("secrets_key", "MEDIABUY_SECRETS_KEY", "", "Fernet key(s) encrypting agent HMAC secrets and Bearer tokens at rest, comma-separated: the first encrypts, every one decrypts (rotation: prepend a new key, then `mediabuy-sync secrets rotate`). Every process needs it and refuses to start without it; `mediabuy-sync services up` (and so `./dev`) makes one in `.local/secrets.key` when unset."),
     ("hmac_tolerance_seconds", "MEDIABUY_HMAC_TOLERANCE_SECONDS", "300", "Legacy HMAC webhooks: how far X-AdCP-Timestamp may be from now."),
-    ("public_base_url", "MEDIABUY_PUBLIC_BASE_URL", "", "The scheme and host agents post webhooks to (e.g. `https://hooks.example.com`): execute registers `<this>/webhooks/adcp/<agent_id>` with each agent, and RFC 9421 verification takes the signed URL to be this plus the path and query received. Empty: `http://` + `MEDIABUY_BIND` for the first, the URL as received for the second."),
+    ("public_base_url", "MEDIABUY_PUBLIC_BASE_URL", "", "The scheme and host agents post webhooks to (e.g. `https://hooks.example.com`; required: the web refuses to start without it). Execute registers `<this>/webhooks/adcp/<agent_id>` with each agent; RFC 9421 verification takes the signed URL to be this plus the path and query received, never the request's Host, so a webhook signed for another receiver fails; the /ops cookie is Secure when it is https. `./dev up` sets `http://` + `MEDIABUY_BIND`."),
     ("jwks_refresh_interval_seconds", "MEDIABUY_JWKS_REFRESH_INTERVAL_SECONDS", "30", "RFC 9421: a webhook signed with an unknown key id fetches the agent's JWKS again at most once per this many seconds per agent, across all web processes."),
-    ("jwks_fetch_timeout_seconds", "MEDIABUY_JWKS_FETCH_TIMEOUT_SECONDS", "3", "Timeout of one JWKS fetch (64 KiB at most, no redirects)."),
+    ("jwks_fetch_timeout_seconds", "MEDIABUY_JWKS_FETCH_TIMEOUT_SECONDS", "3", "Deadline of one JWKS fetch, all of it (connect, TLS, headers, body; 64 KiB at most, no redirects). The web fetches in the background, never in a request."),
+    ("jwks_allow_http", "MEDIABUY_JWKS_ALLOW_HTTP", "0", "1: JWKS URIs may be plain `http://` (development and tests, whose agents serve their keys on loopback). 0: `https://` only — a key fetched in clear could be swapped on the way."),
+    ("rfc9421_nonces_per_key", "MEDIABUY_RFC9421_NONCES_PER_KEY", "100000", "RFC 9421 replay cache cap: live nonces kept per agent key; past it a webhook is refused with `webhook_signature_rate_abuse` (nothing evicted: the spec's step 9a and suggested cap). Only verified webhooks add nonces, so only the key's holder can fill it."),
     ("nonce_purge_interval_seconds", "MEDIABUY_NONCE_PURGE_INTERVAL_SECONDS", "60", "How often beat deletes RFC 9421 nonces whose signatures have expired."),
     ("db_pool_max", "MEDIABUY_DB_POOL_MAX", "4", "PostgreSQL connections per process (each web process, worker process and beat): the total is this times the processes, which must stay under the server's `max_connections`."),
     ("db_connect_timeout_seconds", "MEDIABUY_DB_CONNECT_TIMEOUT_SECONDS", "2", "Connect timeout to PostgreSQL."),

@@ -65,6 +65,22 @@ WEBHOOKS_RECEIVED = Counter(
     "Webhooks received, by agent and outcome (accepted, duplicate, rejected) and the rejection's reason.",
     ["agent", "outcome", "reason"],
 )
+HMAC_COMPACT_JSON = Counter(
+    "mediabuy_webhook_hmac_compact_json",
+    "Webhooks whose HMAC verified only over the compact JSON of the body (the agent's opt-in leniency).",
+    ["agent"],
+)
+JWKS_REFRESH = Counter(
+    "mediabuy_jwks_refresh",
+    "Background JWKS refreshes after an unknown key id, by outcome (refreshed, not_due, failed, "
+    "refused_retire_all: the fetched set shared no key with the active ones, error).",
+    ["outcome"],
+)
+CLIENT_LIMITED = Counter(
+    "mediabuy_client_limited",
+    "Requests refused by the per-client-address limit before authentication, by route group.",
+    ["group"],
+)
 HTTP_REQUESTS = Counter(
     "mediabuy_http_requests",
     "HTTP requests answered by the web, by route and status class.",

@@ -64,7 +64,7 @@ def agents(sim_process, stack):
         agent_store.add_agent(conn, ids.bearer, ids.bearer, f"{sim.base['act_b']}/mcp", "bearer")
         agent_store.add_secret(conn, ids.bearer, "bearer", ids.token)
         agent_store.add_agent(conn, ids.rfc, ids.rfc, f"{sim.base['act_c']}/mcp", "rfc9421", jwks_uri=jwks_uri)
-        agent_store.store_jwks(conn, ids.rfc, fetch_jwks(jwks_uri, 5))
+        agent_store.store_jwks(conn, ids.rfc, fetch_jwks(jwks_uri, 5, allow_http=True))
         agent_store.add_agent(conn, ids.broken, ids.broken, ids.nowhere, "hmac-sha256")
         agent_store.add_secret(conn, ids.broken, "hmac-sha256", ids.secret)
     return ids

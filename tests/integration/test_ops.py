@@ -27,7 +27,7 @@ from support.stack import OUTPUT, wait_until
 from support.webhooks import Sender, at, task_payload
 
 SECRET = "ops-tests-secret-0123456789abcdef"
-ADMIN_TOKEN = "test-admin-token"  # tests/conftest.py
+ADMIN_TOKEN = "test-admin-token-of-at-least-32-bytes"  # tests/conftest.py
 LIVE, BROKEN = "ops_sim_live", "ops_sim_broken"
 SIM_AGENTS = {
     LIVE: {},

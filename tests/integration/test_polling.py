@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -195,7 +196,7 @@ def test_resync_from_the_cli_and_the_admin_api(sim, create_at_agent, make_campai
     assert buy(db, buy_id)["status"] == "ACTIVE"
     assert db("SELECT source FROM status_changes WHERE entity_id = %s", (buy_id,))[0]["source"] == "admin"
 
-    admin = {"Authorization": "Bearer test-admin-token"}
+    admin = {"Authorization": f"Bearer {os.environ['MEDIABUY_ADMIN_TOKEN']}"}
     started = requests.post(f"{stack['base_url']}/admin/resync/agents/simp_quiet", headers=admin, timeout=10)
     assert started.status_code == 202, started.text
     run_id = started.json()["data"]["run_id"]

@@ -4,6 +4,7 @@ execute does when a seller that assigns accounts has none for the advertiser."""
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import requests
@@ -14,7 +15,7 @@ from support.buyer import Buyer, campaign_body
 
 def admin(stack, method: str, path: str, **kwargs) -> requests.Response:
     return requests.request(method, stack["base_url"] + "/admin" + path, timeout=30,
-                            headers={"Authorization": "Bearer test-admin-token"}, **kwargs)
+                            headers={"Authorization": f"Bearer {os.environ['MEDIABUY_ADMIN_TOKEN']}"}, **kwargs)
 
 
 def test_an_operator_registers_a_seller_with_our_token_accounts_and_a_brand(stack, db):

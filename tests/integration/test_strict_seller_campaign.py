@@ -4,6 +4,7 @@ token and its accounts through the admin API, its catalogue read, a campaign che
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import pytest
@@ -26,7 +27,7 @@ NOOP = {**STRICT, "faults": {**STRICT["faults"], "update_noop_share": 1.0}}
 
 def admin(stack, method: str, path: str, **kwargs) -> requests.Response:
     return requests.request(method, stack["base_url"] + "/admin" + path, timeout=30,
-                            headers={"Authorization": "Bearer test-admin-token"}, **kwargs)
+                            headers={"Authorization": f"Bearer {os.environ['MEDIABUY_ADMIN_TOKEN']}"}, **kwargs)
 
 
 @pytest.fixture(scope="module")

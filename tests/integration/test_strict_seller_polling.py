@@ -99,7 +99,7 @@ def test_polling_converges_against_a_seller_whose_reads_lack_revision_and_counts
         web, base = start_web({**stack["env"], "MEDIABUY_WORKER_METRICS_URL": f"http://127.0.0.1:{port}/metrics"},
                               name="web-deviations")
         try:
-            page = requests.get(base + "/ops/agents", headers={"Authorization": "Bearer test-admin-token"}, timeout=10)
+            page = requests.get(base + "/ops/agents", headers={"Authorization": f"Bearer {os.environ['MEDIABUY_ADMIN_TOKEN']}"}, timeout=10)
             assert page.status_code == 200, page.text[:500]
             row = re.search(r'<tr id="sims_strict">(.*?)</tr>', page.text, re.S).group(1)
             cell = re.search(r'class="num deviations">(.*?)</td>', row, re.S).group(1)

@@ -13,7 +13,7 @@ import requests
 
 from security.helpers import assert_envelope
 
-ADMIN_TOKEN = "test-admin-token"  # tests/conftest.py
+ADMIN_TOKEN = "test-admin-token-of-at-least-32-bytes"  # tests/conftest.py
 METHODS = {"get", "post", "put", "patch", "delete"}
 # A body each operation accepts, so the answer is decided by who asks, not by what is sent.
 BODIES = {
@@ -48,7 +48,8 @@ def world(make_agent, make_campaign, api_key):
 
 def _url(stack, path: str, **values) -> str:
     defaults = {"campaign_id": "cmp_nonexistent", "advertiser_id": "adv_nonexistent", "kind": "campaigns",
-                "target_id": "cmp_nonexistent", "run_id": "999999999", "agent_id": "agent_nonexistent"}
+                "target_id": "cmp_nonexistent", "run_id": "999999999", "agent_id": "agent_nonexistent",
+                "credential_id": "999999999", "key_id": "key_nonexistent"}
     return stack["base_url"] + re.sub(r"{(\w+)}", lambda m: str(values.get(m[1], defaults[m[1]])), path)
 
 

@@ -21,7 +21,7 @@ from mediabuy_sync.store.migrate import upgrade
 from support.stack import BIN, OUTPUT, PROCFILE, ROOT, wait_until
 from support.webhooks import task_payload
 
-ADMIN_TOKEN = "test-admin-token"  # tests/conftest.py
+ADMIN_TOKEN = "test-admin-token-of-at-least-32-bytes"  # tests/conftest.py
 
 
 def test_agent_secrets_are_stored_sealed_and_api_keys_hashed(make_agent, api_key, db):

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import secrets
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,6 +66,7 @@ class JwksServer:
     def __init__(self):
         self.documents: dict[str, dict] = {}
         self.fetches: Counter[str] = Counter()
+        self.drip: dict[str, float] = {}  # agent → seconds between two bytes of its answer (a slow server)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,7 +79,16 @@ class JwksServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if agent not in server.drip:
+                    self.wfile.write(body)
+                    return
+                try:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(server.drip[agent])
+                except OSError:
+                    pass  # the client gave up
 
             def log_message(self, *args):
                 pass

@@ -32,9 +32,11 @@ class Process(devprocs.Process):
 
 def start_web(env: dict[str, str], name: str = "web", port: int | None = None) -> tuple[Process, str]:
     port = port or free_port()
-    env = {**env, "MEDIABUY_BIND": f"127.0.0.1:{port}"}
-    proc = Process(name, devprocs.procfile_argv("web"), env)
     base = f"http://127.0.0.1:{port}"
+    # Every web has its public URL (it refuses to start without one: RFC 9421 signatures are bound to
+    # it): its own address unless the test gives another (a proxy in front, tests/integration).
+    env = {"MEDIABUY_PUBLIC_BASE_URL": base, **env, "MEDIABUY_BIND": f"127.0.0.1:{port}"}
+    proc = Process(name, devprocs.procfile_argv("web"), env)
 
     def up():
         assert proc.popen.poll() is None, f"{name} exited:\n{proc.log()[-3000:]}"

@@ -264,3 +264,20 @@ def _pinned(name: str) -> str:
         if line.lower().startswith(name.lower() + "=="):
             return line.split("==", 1)[1]
     raise AssertionError(f"{name} is not pinned in constraints.txt")
+
+
+def test_compose_holds_no_secret_and_publishes_only_the_front_on_loopback():
+    """Issue 20: secrets come from the environment (compose refuses to start without them), gunicorn is
+    reachable only through the nginx front (deploy/nginx.conf), and nothing listens beyond 127.0.0.1."""
+    services, text = _compose()["services"], COMPOSE.read_text()
+    env = services["migrate"]["environment"]
+    for name in ("MEDIABUY_SECRETS_KEY", "MEDIABUY_PUBLIC_BASE_URL"):
+        assert env[name].startswith("${" + name + ":?"), name
+    assert "${POSTGRES_PASSWORD:?" in env["DATABASE_URL"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert env["MEDIABUY_ADMIN_TOKEN"] == "${MEDIABUY_ADMIN_TOKEN:-}"
+    assert "ports" not in services["web"]
+    assert services["front"]["volumes"] == ["./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    published = [port for service in services.values() for port in service.get("ports", [])]
+    assert published and all(port.startswith("127.0.0.1:") for port in published), published
+    assert "mediabuy-dev" not in text

@@ -45,7 +45,13 @@ def test_a_document_without_a_usable_key_or_with_an_ambiguous_kid_is_refused(doc
 @pytest.mark.parametrize("uri", ["file:///etc/passwd", "ftp://x/jwks", "/relative", "http://", "https://[::1/jwks"])
 def test_only_http_uris_are_fetched(uri):
     with pytest.raises(JwksError):
-        check_uri(uri)
+        check_uri(uri, allow_http=True)
+
+
+def test_plain_http_is_refused_unless_the_development_setting_allows_it():
+    with pytest.raises(JwksError, match="MEDIABUY_JWKS_ALLOW_HTTP"):
+        check_uri("http://agent.example/.well-known/jwks.json")
+    check_uri("http://agent.example/.well-known/jwks.json", allow_http=True)
 
 
 def test_an_uppercase_scheme_is_still_http():

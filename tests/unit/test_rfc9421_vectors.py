@@ -17,13 +17,8 @@ from mediabuy_sync.adcp.signatures import SignatureRejected
 from support.rfc9421 import VECTOR_KEYS as KEYS
 from support.rfc9421 import VECTORS
 
-# The README: "Runners that cannot install a declared harness-state primitive skip the affected vector as
-# not_applicable — never as failed." This service keeps no revocation list and no per-key nonce cap.
-NOT_APPLICABLE = {
-    "revoked_kids": "no revocation list: a key is retired by leaving the agent's JWKS (then key_unknown)",
-    "per_keyid_cap_filled_for": "no per-key replay-cache cap: nonces live in PostgreSQL until they expire",
-    "revocation_list_stale_seconds": "no revocation list to go stale",
-}
+# Every harness-state primitive of the vectors is installed (none is skipped as not_applicable): the
+# revoked key ids and the staleness of the revocation list (step 9), the per-key replay-cache cap (9a).
 
 
 def _load(path: Path) -> dict:
@@ -34,9 +29,16 @@ def _verify(vector: dict, replay_cache: set[tuple[str, str]] = frozenset()) -> r
     """The vector through the verifier, then through the replay rule the web applies with the nonce."""
     keys = {kid: KEYS[kid] for kid in vector["jwks_ref"]} | vector.get("jwks_override", {})
     request = vector["request"]
+    state = vector.get("test_harness_state", {})
+    revoked = frozenset(state.get("revoked_kids", ()))
+    # a revoked key is no longer among the agent's active keys (agents retire-key): the verifier must
+    # still answer key_revoked, not key_unknown
+    keys = {kid: jwk for kid, jwk in keys.items() if kid not in revoked}
     verified = rfc9421.verify_webhook(
         request["method"], request["url"], request["headers"], request["body"].encode(), keys,
-        vector["reference_now"],
+        vector["reference_now"], revoked_key_ids=revoked,
+        revocation_stale="revocation_list_stale_seconds" in state,
+        key_at_cap=lambda kid: kid == state.get("per_keyid_cap_filled_for"),
     )
     if (verified.key_id, verified.nonce) in replay_cache:
         raise SignatureRejected(rfc9421.REPLAYED, "replayed")
@@ -61,9 +63,6 @@ def test_positive_vector_is_accepted(path):
 def test_negative_vector_is_rejected_with_its_reason(path):
     vector = _load(path)
     state = vector.get("test_harness_state", {})
-    for primitive, why in NOT_APPLICABLE.items():
-        if primitive in state:
-            pytest.skip(f"not_applicable: {why}")
     replay_cache = {(entry["keyid"], entry["nonce"]) for entry in state.get("replay_cache_entries", ())}
 
     with pytest.raises(SignatureRejected) as rejected:

@@ -1,13 +1,20 @@
-"""adcp: an agent's JWKS — fetched with urllib (the web must not import the ADCP SDK), kept to the public
-Ed25519 and P-256 keys that can verify its webhooks."""
+"""adcp: an agent's JWKS — fetched with the stdlib's http.client (the web must not import the ADCP SDK),
+kept to the public Ed25519 and P-256 keys that can verify its webhooks.
+
+A fetch has one deadline for everything (connect, TLS, headers, body): a timer shuts the socket when
+it passes, however slowly the server drips (a per-read timeout let one byte every 2 s hold a fetch for
+80 s, issue 20). https only, unless the caller allows http (MEDIABUY_JWKS_ALLOW_HTTP, development).
+"""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
-import urllib.error
+import socket
+import ssl
+import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,33 +31,70 @@ class JwksError(Exception):
     """The JWKS could not be fetched, or holds no usable key; nothing was changed."""
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # The registered URI is the one trusted; a redirect could lead anywhere (another host, ftp:).
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl} refused", headers, fp)
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def check_uri(uri: str) -> None:
+def check_uri(uri: str, allow_http: bool = False) -> None:
     try:
         parts = urllib.parse.urlsplit(uri)
     except ValueError:
         parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise JwksError(f"a JWKS URI must be an http(s) URL: {uri!r}")
+    schemes = ("http", "https") if allow_http else ("https",)
+    if parts is None or parts.scheme.lower() not in schemes or not parts.hostname:
+        raise JwksError(f"a JWKS URI must be an {'http(s)' if allow_http else 'https'} URL: {uri!r}"
+                        + ("" if allow_http else " (http only with MEDIABUY_JWKS_ALLOW_HTTP=1, for development)"))
 
 
-def fetch_jwks(uri: str, timeout: float, max_bytes: int = MAX_JWKS_BYTES) -> dict[str, dict[str, Any]]:
-    """The usable public keys at `uri`, by kid. Raises JwksError."""
-    check_uri(uri)
-    request = urllib.request.Request(uri, headers={"Accept": "application/json", "Accept-Encoding": "identity"})
+def fetch_jwks(uri: str, timeout: float, max_bytes: int = MAX_JWKS_BYTES,
+               allow_http: bool = False) -> dict[str, dict[str, Any]]:
+    """The usable public keys at `uri`, by kid, within `timeout` seconds in all. Raises JwksError.
+    No redirects: the registered URI is the one trusted."""
+    check_uri(uri, allow_http)
+    parts = urllib.parse.urlsplit(uri)
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            raw = response.read(max_bytes + 1)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        port = parts.port
+    except ValueError as exc:
+        raise JwksError(f"a JWKS URI must be an http(s) URL: {uri!r}") from exc
+    if parts.scheme.lower() == "https":
+        conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+    expired = threading.Event()
+    opened: list[socket.socket] = []  # held here: http.client lets go of conn.sock once a response will close
+
+    def cut():  # the deadline: whatever the connection is waiting for, it stops now
+        expired.set()
+        for sock in opened:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(timeout, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.connect()  # within `timeout` itself (the socket's connect timeout)
+        opened.append(conn.sock)
+        if expired.is_set():
+            raise TimeoutError
+        conn.request("GET", path, headers={"Accept": "application/json", "Accept-Encoding": "identity"})
+        response = conn.getresponse()
+        if response.status != 200:
+            raise JwksError(f"fetching {uri} failed: HTTP {response.status}")
+        raw = b""
+        while len(raw) <= max_bytes:
+            piece = response.read1(max_bytes + 1 - len(raw))
+            if not piece:
+                break
+            raw += piece
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if expired.is_set():
+            raise JwksError(f"fetching {uri} took over {timeout:g} s") from exc
         raise JwksError(f"fetching {uri} failed: {exc}") from exc
+    finally:
+        timer.cancel()
+        conn.close()
+    if expired.is_set():
+        raise JwksError(f"fetching {uri} took over {timeout:g} s")
     if len(raw) > max_bytes:
         raise JwksError(f"the JWKS at {uri} is over {max_bytes} bytes")
     try:

@@ -9,7 +9,9 @@ protocol's compliance vectors expect. What this module leaves to its caller:
 - replay (checklist steps 12-13): `Verified.nonce` is to be recorded, once per agent, until
   `Verified.nonce_expires_at`; a nonce already recorded is REPLAYED;
 - an UnknownKeyId is the caller's cue to fetch the agent's JWKS again and verify once more;
-- revocation lists and per-key replay caps (steps 9, 9a): this service keeps neither.
+- revocation (step 9): the caller brings the key ids revoked and whether its revocation list is stale;
+- the per-key replay-cache cap (step 9a): the caller brings `key_at_cap` (the vectors) or checks it where
+  it records the nonce (the web: in the nonce's transaction, since only verified nonces fill the cache).
 The body's strictness (step 14) is judged here, so before the nonce is recorded rather than after as in
 the SDK: a replayed malformed body gets 400, not 401. Nothing is stored either way.
 """
@@ -22,7 +24,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +60,9 @@ KEY_PURPOSE_INVALID = "webhook_signature_key_purpose_invalid"
 INVALID = "webhook_signature_invalid"
 DIGEST_MISMATCH = "webhook_signature_digest_mismatch"
 REPLAYED = "webhook_signature_replayed"
+KEY_REVOKED = "webhook_signature_key_revoked"
+REVOCATION_STALE = "webhook_signature_revocation_stale"
+RATE_ABUSE = "webhook_signature_rate_abuse"
 TARGET_URI_MALFORMED = "webhook_target_uri_malformed"
 BODY_MALFORMED = "webhook_body_malformed"
 
@@ -90,7 +95,9 @@ class _Label:
 
 def verify_webhook(
     method: str, target_uri: str, headers: Mapping[str, str], body: bytes,
-    keys: Mapping[str, Mapping[str, Any]], now: float,
+    keys: Mapping[str, Mapping[str, Any]], now: float, *,
+    revoked_key_ids: Collection[str] = frozenset(), revocation_stale: bool = False,
+    key_at_cap: Callable[[str], bool] | None = None,
 ) -> Verified:
     """Verify one webhook request; raise SignatureRejected (UnknownKeyId, BodyMalformed) with the reason."""
     signature_input, signature = _header(headers, "signature-input"), _header(headers, "signature")
@@ -117,9 +124,17 @@ def verify_webhook(
     key_id, nonce = params["keyid"], params["nonce"]
     if len(key_id) > MAX_PARAM_LENGTH or len(nonce) > MAX_PARAM_LENGTH:
         raise SignatureRejected(HEADER_MALFORMED, f"keyid and nonce are at most {MAX_PARAM_LENGTH} characters.")
+    # step 9: revocation, before the key is looked up (a revoked key is no longer among the active ones)
+    if revocation_stale:
+        raise SignatureRejected(REVOCATION_STALE, "The revocation list is stale: no webhook is verified until it is refreshed.")
+    if key_id in revoked_key_ids:
+        raise SignatureRejected(KEY_REVOKED, f"The key {key_id!r} is revoked.")
     jwk = keys.get(key_id)
     if jwk is None:
         raise UnknownKeyId(key_id)
+    # step 9a: before any cryptography
+    if key_at_cap is not None and key_at_cap(key_id):
+        raise SignatureRejected(RATE_ABUSE, f"Too many live nonces for key {key_id!r}.")
     _check_key_purpose(jwk, alg)
     base = _signature_base(method, target_uri, headers, label)
     try:

@@ -70,7 +70,7 @@ def register_agents(host: str) -> None:
         with transaction() as conn:
             if scheme == "rfc9421":
                 agents.add_agent(conn, agent_id, agent_id, f"{base}/mcp", scheme, jwks_uri=f"{base}/.well-known/jwks.json")
-                agents.store_jwks(conn, agent_id, fetch_jwks(f"{base}/.well-known/jwks.json", 5))
+                agents.store_jwks(conn, agent_id, fetch_jwks(f"{base}/.well-known/jwks.json", 5, allow_http=True))
             elif agent_id == DEMO_STRICT["id"]:  # as an operator registers a real seller (docs/sellers.md)
                 agents.add_agent(conn, agent_id, agent_id, f"{base}/mcp", scheme, auth_token=DEMO_STRICT_TOKEN,
                                  account_mode="seller")

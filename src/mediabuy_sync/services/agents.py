@@ -25,9 +25,13 @@ class AgentError(ValueError):
 def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol: str = "mcp",
              scheme: str = HMAC_SCHEME, secret: str | None = None, jwks_uri: str | None = None,
              auth_token: str | None = None, auth_header: str = "x-adcp-auth",
-             account_mode: str = "advertiser_id") -> dict:
+             account_mode: str = "advertiser_id", hmac_compact_json: bool = False) -> dict:
     """Register an agent; returns what the operator must keep: the webhook secret (a new random one
-    unless given; HMAC and Bearer) or the key ids fetched from its JWKS (RFC 9421). Raises AgentError."""
+    unless given; HMAC and Bearer) and its credential id, or the key ids fetched from its JWKS (RFC
+    9421). `hmac_compact_json`: also accept an HMAC over the compact JSON of the body (a seller that
+    signs one byte string and posts another). Raises AgentError."""
+    if hmac_compact_json and scheme != HMAC_SCHEME:
+        raise AgentError("the compact-JSON HMAC is for scheme hmac-sha256 only", "hmac_compact_json")
     _check_auth(auth_token, auth_header, endpoint)
     if account_mode not in agents.ACCOUNT_MODES:
         raise AgentError(f"accounts must be one of {', '.join(agents.ACCOUNT_MODES)}", "account_mode")
@@ -40,7 +44,7 @@ def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol:
         if scheme != RFC9421_SCHEME or not jwks_uri or secret:
             raise AgentError("scheme rfc9421 takes a JWKS URI (and no secret); a JWKS URI is for it only", "jwks_uri")
         try:  # fetched now, so a bad URI fails here rather than at the first webhook
-            keys = fetch_jwks(jwks_uri, settings().jwks_fetch_timeout_seconds)
+            keys = fetch_jwks(jwks_uri, settings().jwks_fetch_timeout_seconds, allow_http=bool(settings().jwks_allow_http))
         except JwksError as exc:
             raise AgentError(str(exc), "jwks_uri") from None
         with transaction() as conn:
@@ -54,8 +58,10 @@ def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol:
     with transaction() as conn:
         agents.add_agent(conn, agent_id, name or agent_id, endpoint, scheme, protocol, auth_token=auth_token,
                          auth_header=auth_header, account_mode=account_mode)
-        agents.add_secret(conn, agent_id, scheme, secret)
-    return {**answer, "secret": secret}
+        credential_id = agents.add_secret(conn, agent_id, scheme, secret)
+        if hmac_compact_json:
+            agents.set_hmac_compact_json(conn, agent_id, True)
+    return {**answer, "secret": secret, "credential_id": credential_id}
 
 
 def _check_auth(token: str | None, header: str, endpoint: str | None) -> None:

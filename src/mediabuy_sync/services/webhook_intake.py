@@ -15,17 +15,18 @@ import logging
 import time
 from collections.abc import Mapping
 
-from ..adcp import jwks, rfc9421
-from ..adcp.signatures import RFC9421_SCHEME, InboundAuth, SignatureRejected, verify
+from .. import metrics
+from ..adcp import rfc9421
+from ..adcp.signatures import COMPACT_JSON, RFC9421_SCHEME, InboundAuth, SignatureRejected, verify
 from ..config import Settings, settings
 from ..queue import coalesce
 from ..queue.drain_requests import DrainRequests
 from ..queue.names import PURGE_NONCES
 from ..queue.publisher import publisher
-from ..store import agents, inbox, nonces
+from ..store import inbox, nonces
 from ..store.db import autocommit, transaction
 from ..store.periodic import claim_turn
-from . import agent_credentials
+from . import agent_credentials, jwks_refresh
 from .group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
@@ -47,49 +48,38 @@ def credentials(agent_id: str) -> tuple[InboundAuth | None, bool]:
 def verify_signature(auth: InboundAuth, kept: bool, method: str, target_uri: str, headers: Mapping[str, str],
                      body: bytes, s: Settings) -> rfc9421.Verified | None:
     """Check the webhook against the agent's scheme; returns the RFC 9421 signature's nonce to record
-    with the event (None for HMAC and Bearer). Raises SignatureRejected, or rfc9421.BodyMalformed."""
+    with the event (None for HMAC and Bearer). Raises SignatureRejected, or rfc9421.BodyMalformed.
+    Kept credentials are dropped when they change (agent_credentials.py): a refusal reads again at most
+    once a second per agent."""
     if auth.scheme == RFC9421_SCHEME:
-        return _verify_rfc9421(auth, method, target_uri, headers, body, s)
+        return _verify_rfc9421(auth, method, target_uri, headers, body)
     try:
-        verify(auth, headers, body, time.time(), s.hmac_tolerance_seconds)
+        how = verify(auth, headers, body, time.time(), s.hmac_tolerance_seconds)
     except SignatureRejected:
-        if not kept:
+        # A secret added a moment ago whose notification this process has not handled yet: read
+        # again, but at most once a second per agent, so a flood of bad signatures costs no round trips.
+        if not kept or not agent_credentials.may_read_again(auth.agent_id):
             raise
-        # the kept credentials may predate a secret added since: verify against fresh ones
         auth, _ = agent_credentials.lookup(auth.agent_id, fresh=True)
         if auth is None or auth.scheme == RFC9421_SCHEME:
             raise
-        verify(auth, headers, body, time.time(), s.hmac_tolerance_seconds)
+        how = verify(auth, headers, body, time.time(), s.hmac_tolerance_seconds)
+    if how == COMPACT_JSON:
+        metrics.HMAC_COMPACT_JSON.labels(auth.agent_id).inc()
     return None
 
 
-def _verify_rfc9421(auth: InboundAuth, method: str, target_uri: str, headers: Mapping[str, str], body: bytes,
-                    s: Settings) -> rfc9421.Verified:
+def _verify_rfc9421(auth: InboundAuth, method: str, target_uri: str, headers: Mapping[str, str],
+                    body: bytes) -> rfc9421.Verified:
     try:
-        return rfc9421.verify_webhook(method, target_uri, headers, body, auth.public_jwks, time.time())
+        return rfc9421.verify_webhook(method, target_uri, headers, body, auth.public_jwks, time.time(),
+                                      revoked_key_ids=auth.revoked_key_ids)
     except rfc9421.UnknownKeyId:
-        # The agent may have rotated to a key we have not fetched yet: look again, then verify once more.
-        keys = _keys_after_refresh(auth.agent_id, s)
-        return rfc9421.verify_webhook(method, target_uri, headers, body, keys, time.time())
-
-
-def _keys_after_refresh(agent_id: str, s: Settings) -> dict:
-    """The agent's keys after fetching its JWKS again — by one process at most per agent and interval
-    (an unknown key id costs an attacker nothing to send); the others read what that one stored."""
-    with transaction() as conn:
-        jwks_uri = agents.claim_jwks_refresh(conn, agent_id, s.jwks_refresh_interval_seconds)
-    if jwks_uri is not None:
-        try:
-            keys = jwks.fetch_jwks(jwks_uri, s.jwks_fetch_timeout_seconds)
-        except jwks.JwksError as exc:
-            log.warning("JWKS refresh of %s failed: %s", agent_id, exc)
-        else:
-            with transaction() as conn:
-                retired = agents.store_jwks(conn, agent_id, keys)
-            log.info("JWKS of %s refreshed: keys %s, retired %s", agent_id, sorted(keys), retired)
-            return keys
-    with transaction() as conn:
-        return agents.active_jwks(conn, agent_id)
+        # The agent may have rotated to a key we have not fetched yet: refused now (a stranger can send
+        # any key id for free), and the agent's JWKS fetched in the background; the agent's retry
+        # finds the new key (the refresh's commit drops the kept credentials in every process).
+        jwks_refresh.request(auth.agent_id)
+        raise
 
 
 def store(event: inbox.Event, document: object, signed: rfc9421.Verified | None, s: Settings) -> inbox.Stored:
@@ -103,8 +93,12 @@ def store(event: inbox.Event, document: object, signed: rfc9421.Verified | None,
         _refuse_a_conflict(stored, event[3], document)
         return stored
     with transaction() as conn:
+        # The per-key replay-cache cap (spec step 9a): refused, never evicted. Checked here rather than
+        # before the signature: only verified signatures add nonces, so only the key's holder fills it.
+        if nonces.key_at_cap(conn, event[0], signed.key_id, s.rfc9421_nonces_per_key):
+            raise SignatureRejected(rfc9421.RATE_ABUSE, "Too many live nonces for this key: slow down.")
         # In the event's transaction: a replay stores nothing, and a failed insert burns no nonce.
-        if not nonces.claim(conn, event[0], signed.nonce, signed.nonce_expires_at):
+        if not nonces.claim(conn, event[0], signed.nonce, signed.nonce_expires_at, signed.key_id):
             raise SignatureRejected(rfc9421.REPLAYED, "This signature was already used.")
         stored = inbox.store_event(conn, *event)
         _refuse_a_conflict(stored, event[3], document)  # raised inside: the nonce is not recorded either

@@ -128,6 +128,8 @@ class InboundCredentials:
     scheme: str
     secrets: tuple[str, ...]
     public_jwks: dict[str, dict]
+    hmac_compact_json: bool = False
+    revoked_key_ids: frozenset[str] = frozenset()
 
 
 def inbound_credentials(conn: psycopg.Connection, agent_id: str) -> InboundCredentials | None:
@@ -136,7 +138,8 @@ def inbound_credentials(conn: psycopg.Connection, agent_id: str) -> InboundCrede
     if row is None:
         return None
     secrets = tuple(open_sealed(sealed) for sealed in row["sealed_secrets"])
-    return InboundCredentials(row["id"], row["inbound_scheme"], secrets, row["public_jwks"])
+    return InboundCredentials(row["id"], row["inbound_scheme"], secrets, row["public_jwks"], row["hmac_compact_json"],
+                              frozenset(row["revoked_key_ids"]))
 
 
 @dataclass(frozen=True)
@@ -192,3 +195,23 @@ def accounts_for_calls(conn: psycopg.Connection, advertiser_id: str, agent_ids: 
 def push_credentials(conn: psycopg.Connection, agent_ids: list[str]) -> dict[str, dict]:
     """{agent id: {inbound_scheme, credential_id}} — what each agent's push config names."""
     return {row["id"]: row for row in conn.execute(Q["push_credentials"], {"agent_ids": agent_ids})}
+
+
+# Revocation (issue 20): effective in every web process when the transaction commits (migration 0020's
+# trigger notifies them). Each returns whether something was revoked now.
+
+def credentials_of(conn: psycopg.Connection, agent_id: str) -> list[dict]:
+    return conn.execute(Q["credentials_of"], {"agent_id": agent_id}).fetchall()
+
+
+def retire_secret(conn: psycopg.Connection, agent_id: str, credential_id: int) -> bool:
+    params = {"agent_id": agent_id, "credential_id": credential_id}
+    return conn.execute(Q["retire_secret"], params).fetchone() is not None
+
+
+def retire_key(conn: psycopg.Connection, agent_id: str, key_id: str) -> bool:
+    return conn.execute(Q["retire_key"], {"agent_id": agent_id, "key_id": key_id}).fetchone() is not None
+
+
+def set_hmac_compact_json(conn: psycopg.Connection, agent_id: str, on: bool) -> bool:
+    return conn.execute(Q["set_hmac_compact_json"], {"agent_id": agent_id, "on": on}).fetchone() is not None

@@ -28,3 +28,8 @@ def create_key(conn: psycopg.Connection, advertiser_id: str, name: str = "") -> 
 def advertiser_for(conn: psycopg.Connection, key: str) -> str | None:
     row = conn.execute(Q["advertiser_for_key"], {"key_hash": _hash(key)}).fetchone()
     return row["advertiser_id"] if row else None
+
+
+def revoke_key(conn: psycopg.Connection, key_id: str) -> bool:
+    """Revoke a key by its id, at once (every request reads the key afresh); False if unknown or revoked."""
+    return conn.execute(Q["revoke_key"], {"id": key_id}).fetchone() is not None

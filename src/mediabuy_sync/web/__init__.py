@@ -21,12 +21,30 @@ BLUEPRINT_MODULES = (
     "admin",
     "admin_agents",
     "dashboard",
+    "admin_credentials",
 )
+
+ADMIN_TOKEN_MIN_BYTES = 32
+
+
+def check_settings() -> None:
+    """Refuse to start on settings that would leave a hole (issue 20), saying which and why."""
+    s = settings()
+    base = s.public_base_url
+    if not base or not base.startswith(("http://", "https://")) or "/" in base.split("://", 1)[1].rstrip("/"):
+        raise SystemExit(
+            "MEDIABUY_PUBLIC_BASE_URL must be set to the scheme and host agents post webhooks to (e.g. "
+            f"https://hooks.example.com), got {base!r}: RFC 9421 signatures are verified against it, never "
+            "against the request's Host")
+    if s.admin_token and len(s.admin_token.encode()) < ADMIN_TOKEN_MIN_BYTES:
+        raise SystemExit(f"MEDIABUY_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_BYTES} bytes (e.g. "
+                         "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or empty to disable /admin")
 
 
 def create_app() -> Flask:
     configure_logging()
     require_secrets_key()  # at start, not at the first webhook
+    check_settings()
     # no static folder: every route the app has is in the OpenAPI document
     app = Flask(__name__, static_folder=None)
     # Werkzeug refuses larger bodies from Content-Length up front, and caps chunked ones while reading.

@@ -33,6 +33,9 @@ class RegisterAgent(Strict):
         "description": "x-adcp-auth: the raw token (ADCP's default); authorization: Bearer <token>."})
     account_mode = fields.String(load_default="advertiser_id", validate=validate.OneOf(ACCOUNT_MODES), metadata={
         "description": "seller: the seller assigns account ids (set each advertiser's); advertiser_id: it takes ours."})
+    hmac_compact_json = fields.Boolean(load_default=False, metadata={
+        "description": "hmac-sha256: also accept a signature over the compact JSON of the body (a seller that "
+                       "signs one byte string and posts another; counted)."})
 
 
 class Registered(Schema):
@@ -42,6 +45,7 @@ class Registered(Schema):
     auth_header = fields.String(allow_none=True)
     account_mode = fields.String(required=True)
     secret = fields.String(metadata={"description": "The webhook secret: shown once, give it to the agent."})
+    credential_id = fields.Integer(metadata={"description": "The secret's id (to retire it later)."})
     jwks_uri = fields.String()
     key_ids = fields.List(fields.String())
 
@@ -99,7 +103,7 @@ def register(body: dict):
         answer = agents.register(body["id"], body["endpoint"], name=body.get("name"), protocol=body["protocol"],
                                  scheme=body["scheme"], secret=body.get("secret"), jwks_uri=body.get("jwks_uri"),
                                  auth_token=body.get("auth_token"), auth_header=body["auth_header"],
-                                 account_mode=body["account_mode"])
+                                 account_mode=body["account_mode"], hmac_compact_json=body["hmac_compact_json"])
     except agents.AgentError as exc:
         raise _refused(exc) from None
     return answer, 201

@@ -5,9 +5,11 @@ status timeline; the agents' webhook freshness, signature failures and polling; 
 replay button; and two small charts (webhooks per minute per agent, inbox lag over the last hour).
 
 A browser cannot send an Authorization header when it follows a link, so the admin token is also
-taken once by a login form, which sets a session cookie (HttpOnly, SameSite=Strict, path /ops): an
-expiry and its HMAC under the admin token, so nothing is stored and changing the token ends every
-session. Forms that change something carry a CSRF token derived from that cookie. Scripts may send
+taken once by a login form, which sets a session cookie (HttpOnly, SameSite=Strict, path /ops, Secure
+whenever the public base URL is https): a random session id and its HMAC under the admin token. The
+session lives in PostgreSQL (store/ops_sessions.py): logout ends it for good (a copied cookie is
+refused after), `mediabuy-sync ops end-sessions` ends them all, and changing the token ends every
+session too. Forms that change something carry a CSRF token derived from that cookie. Scripts may send
 `Authorization: Bearer <admin token>` instead. No JavaScript, nothing loaded from elsewhere.
 """
 
@@ -16,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import time
 from datetime import datetime, timezone
 
 import flask_smorest
@@ -27,7 +28,8 @@ from .. import metrics
 from ..config import settings
 from ..queue.publisher import publisher
 from ..services import inbox
-from ..store import ops
+from ..store import ops, ops_sessions
+from ..store.db import transaction
 from . import dashboard_chart
 from .api import RequestParser
 from .errors import ApiError
@@ -82,8 +84,17 @@ def _sign(token: str, message: str) -> str:
 
 
 def _session_cookie(token: str) -> str:
-    expires = str(int(time.time()) + SESSION_SECONDS)
-    return f"{expires}.{_sign(token, 'session:' + expires)}"
+    with transaction() as conn:
+        session_id = ops_sessions.open_session(conn, SESSION_SECONDS)
+    return f"{session_id}.{_sign(token, 'session:' + session_id)}"
+
+
+def _cookie_session(token: str) -> str | None:
+    """The id of the request's session cookie if its HMAC holds (not yet whether it is live)."""
+    session_id, _, mac = (request.cookies.get(COOKIE) or "").partition(".")
+    if not session_id or len(session_id) > 64 or not _same(mac, _sign(token, "session:" + session_id)):
+        return None
+    return session_id
 
 
 def _same(a: str, b: str) -> bool:
@@ -94,10 +105,11 @@ def _authenticated(token: str) -> bool:
     scheme, _, presented = (request.headers.get("Authorization") or "").partition(" ")
     if scheme.lower() == "bearer" and presented.strip():
         return _same(presented.strip(), token)
-    expires, _, mac = (request.cookies.get(COOKIE) or "").partition(".")
-    if not expires.isdigit() or int(expires) < time.time():
+    session_id = _cookie_session(token)
+    if session_id is None:  # a forged or garbled cookie costs no round trip
         return False
-    return _same(mac, _sign(token, "session:" + expires))
+    with transaction() as conn:
+        return ops_sessions.live(conn, session_id)
 
 
 def _csrf(token: str) -> str:
@@ -146,7 +158,8 @@ def login(form: dict):
         return redirect("/ops/login", 303)
     response = redirect("/ops", 303)
     response.set_cookie(COOKIE, _session_cookie(token), max_age=SESSION_SECONDS, path="/ops", httponly=True,
-                        samesite="Strict", secure=request.is_secure)
+                        samesite="Strict",
+                        secure=request.is_secure or settings().public_base_url.lower().startswith("https://"))
     return response
 
 
@@ -154,7 +167,15 @@ def login(form: dict):
 @bp.response(200, HTML, content_type="text/html", description="After the redirect: the login page.")
 @bp.alt_response(303, description="To /ops/login, the session cookie removed.")
 def logout():
-    """Close the ops session"""
+    """Close the ops session
+
+    Ended server-side: the cookie is refused from now on, even a copy of it.
+    """
+    token = settings().admin_token
+    session_id = _cookie_session(token) if token else None
+    if session_id is not None:
+        with transaction() as conn:
+            ops_sessions.end_session(conn, session_id)
     response = redirect("/ops/login", 303)
     response.delete_cookie(COOKIE, path="/ops")
     return response

@@ -11,10 +11,13 @@ from mediabuy_sync import metrics
 from mediabuy_sync.config import settings
 from mediabuy_sync.logs import GUNICORN_LOGCONFIG, make_formatter
 from mediabuy_sync.store.secretbox import require_key
+from mediabuy_sync.web import check_settings
 
 _s = settings()
-# Refuse to start without the key that opens the agents' secrets (not fail at the first webhook).
+# Refuse to start without the key that opens the agents' secrets (not fail at the first webhook), or
+# without a public URL and with a short admin token (web/__init__.py says why).
 require_key()
+check_settings()
 
 bind = _s.web_bind
 workers = _s.web_workers

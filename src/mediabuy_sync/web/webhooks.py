@@ -137,13 +137,14 @@ def _unauthorized(agent_id: str, exc: SignatureRejected) -> ApiError:
 
 
 def _target_uri(request: Request, public_base_url: str) -> str:
-    """The URL the agent signed: our public base URL when one is set (a proxy in front of us changes
-    scheme or host), else the scheme and Host received; then the path and query exactly as received."""
+    """The URL the agent must have signed: our public base URL (required: the web does not start
+    without it), then the path and query exactly as received. Never the Host or X-Forwarded-* of the
+    request: a webhook signed for another receiver (staging, another deployment with the same agent
+    id) fails here as webhook_signature_invalid, its @authority and @target-uri are not ours."""
     path = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
     if not path.startswith("/"):  # no raw request target from the server: rebuild it
         path = request.full_path if request.query_string else request.path
-    base = public_base_url.rstrip("/") if public_base_url else f"{request.scheme}://{request.host}"
-    return base + path
+    return public_base_url.rstrip("/") + path
 
 
 # Read in pieces, so the whole-body deadline is checked between them, not only per socket read.

@@ -37,7 +37,8 @@ SELECT id, inbound_scheme, jwks_uri FROM sales_agents WHERE id = %(agent_id)s;
 INSERT INTO agent_credentials (agent_id, kind, key_id, public_jwk)
 VALUES (%(agent_id)s, 'jwk', %(key_id)s, %(public_jwk)s)
 ON CONFLICT (agent_id, key_id) WHERE kind = 'jwk'
-DO UPDATE SET public_jwk = excluded.public_jwk, active = true, retired_at = NULL;
+DO UPDATE SET public_jwk = excluded.public_jwk, active = true, retired_at = NULL
+    WHERE agent_credentials.revoked_at IS NULL;  -- revoked by an operator: for good
 
 -- name: retire_missing_jwks
 UPDATE agent_credentials
@@ -113,10 +114,31 @@ WHERE a.id = ANY(%(agent_ids)s);
 -- name: inbound_credentials
 -- The agent's scheme, its active secrets (sealed: see secretbox.py) and its active public keys, in one
 -- round trip on the webhook path.
-SELECT a.id, a.inbound_scheme,
+SELECT a.id, a.inbound_scheme, a.hmac_compact_json,
        coalesce(array_agg(c.secret_sealed ORDER BY c.id) FILTER (WHERE c.active AND c.secret_sealed IS NOT NULL), '{}') AS sealed_secrets,
-       coalesce(jsonb_object_agg(c.key_id, c.public_jwk) FILTER (WHERE c.active AND c.kind = 'jwk'), '{}') AS public_jwks
+       coalesce(jsonb_object_agg(c.key_id, c.public_jwk) FILTER (WHERE c.active AND c.kind = 'jwk'), '{}') AS public_jwks,
+       coalesce(array_agg(c.key_id) FILTER (WHERE c.kind = 'jwk' AND c.revoked_at IS NOT NULL), '{}') AS revoked_key_ids
 FROM sales_agents a
 LEFT JOIN agent_credentials c ON c.agent_id = a.id
 WHERE a.id = %(agent_id)s
 GROUP BY a.id;
+
+-- name: credentials_of
+-- An agent's credentials as an operator sees them (never the secret itself).
+SELECT id, kind, key_id, active, created_at, retired_at, revoked_at
+FROM agent_credentials WHERE agent_id = %(agent_id)s ORDER BY id;
+
+-- name: retire_secret
+-- Revoke an HMAC secret or Bearer token now (the trigger of migration 0020 tells every web process).
+UPDATE agent_credentials SET active = false, retired_at = coalesce(retired_at, now()), revoked_at = now()
+WHERE agent_id = %(agent_id)s AND id = %(credential_id)s AND kind <> 'jwk' AND revoked_at IS NULL
+RETURNING id;
+
+-- name: retire_key
+-- Revoke an RFC 9421 key now, for good: a JWKS that still lists it does not bring it back.
+UPDATE agent_credentials SET active = false, retired_at = coalesce(retired_at, now()), revoked_at = now()
+WHERE agent_id = %(agent_id)s AND kind = 'jwk' AND key_id = %(key_id)s AND revoked_at IS NULL
+RETURNING id;
+
+-- name: set_hmac_compact_json
+UPDATE sales_agents SET hmac_compact_json = %(on)s, updated_at = now() WHERE id = %(agent_id)s RETURNING id;

@@ -1,0 +1,84 @@
+"""web: revoking credentials through the admin API (/admin, Bearer MEDIABUY_ADMIN_TOKEN) — an agent's
+secret or token, an RFC 9421 key, a buyer API key; effective at once in every web process
+(services/credentials.py)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from ..services import credentials
+from .auth import admin_blueprint
+from .errors import ApiError
+
+bp = admin_blueprint("admin_credentials", __name__, description="Revoke agents' secrets and keys, and buyer API keys.")
+
+
+class Credential(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={"description": "hmac-sha256, bearer or jwk"})
+    key_id = fields.String(allow_none=True, metadata={"description": "An RFC 9421 key's kid."})
+    active = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+    retired_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class Revoked(Schema):
+    revoked = fields.Boolean(required=True)
+
+
+def _not_found(exc: credentials.NotFound) -> ApiError:
+    return ApiError(404, "NOT_FOUND", str(exc))
+
+
+@bp.route("/agents/<id:agent_id>/credentials", methods=["GET"])
+@bp.response(200, Credential(many=True))
+@bp.alt_response(404, "NOT_FOUND")
+def list_credentials(agent_id: str):
+    """An agent's webhook credentials (never the secrets themselves)"""
+    try:
+        return credentials.list_for(agent_id)
+    except credentials.NotFound as exc:
+        raise _not_found(exc) from None
+
+
+@bp.route("/agents/<id:agent_id>/credentials/<int:credential_id>/retire", methods=["POST"])
+@bp.response(200, Revoked)
+@bp.alt_response(404, "NOT_FOUND")
+def retire_secret(agent_id: str, credential_id: int):
+    """Revoke an agent's HMAC secret or Bearer token, at once
+
+    Every web process refuses it from the moment this answers.
+    """
+    try:
+        credentials.retire_secret(agent_id, credential_id)
+    except credentials.NotFound as exc:
+        raise _not_found(exc) from None
+    return {"revoked": True}
+
+
+@bp.route("/agents/<id:agent_id>/keys/<id:key_id>/retire", methods=["POST"])
+@bp.response(200, Revoked)
+@bp.alt_response(404, "NOT_FOUND")
+def retire_key(agent_id: str, key_id: str):
+    """Revoke an RFC 9421 key of an agent, at once and for good
+
+    Webhooks signed with it answer 401 webhook_signature_key_revoked, even if the agent's JWKS still lists it.
+    """
+    try:
+        credentials.retire_key(agent_id, key_id)
+    except credentials.NotFound as exc:
+        raise _not_found(exc) from None
+    return {"revoked": True}
+
+
+@bp.route("/api-keys/<id:key_id>/revoke", methods=["POST"])
+@bp.response(200, Revoked)
+@bp.alt_response(404, "NOT_FOUND")
+def revoke_api_key(key_id: str):
+    """Revoke a buyer API key, at once"""
+    try:
+        credentials.revoke_api_key(key_id)
+    except credentials.NotFound as exc:
+        raise _not_found(exc) from None
+    return {"revoked": True}

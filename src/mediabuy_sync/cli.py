@@ -84,6 +84,10 @@ def _agents_accounts(args) -> int:
     try:
         if args.mode:
             agents.set_account_mode(args.id, args.mode.replace("-", "_"))
+        if args.discover:
+            from .queue.publisher import publisher
+
+            agents.discover_accounts(args.id, publisher, args.timeout)
         if args.advertiser and args.remove:
             agents.remove_account(args.id, args.advertiser)
         elif args.advertiser and args.account:
@@ -383,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_argument("--account", help="the seller's account id for it")
     accounts.add_argument("--remove", action="store_true", help="forget the advertiser's account at this seller")
     accounts.add_argument("--mode", choices=("advertiser-id", "seller"), help="how the seller names accounts")
+    accounts.add_argument("--discover", action="store_true",
+                          help="ask the seller (through a worker) for our branded advertisers' accounts")
+    accounts.add_argument("--timeout", type=float, default=20.0)
     accounts.set_defaults(func=_agents_accounts)
     catalogue = agents.add_parser("products", help="a seller's catalogue, as its get_products listed it")
     catalogue.add_argument("id")

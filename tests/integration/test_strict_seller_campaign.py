@@ -113,3 +113,24 @@ def test_a_pause_the_seller_answers_done_but_never_applies_is_unconfirmed(stack,
                           (result["mediaBuyId"],))[0]["state"] == "unconfirmed", 30, what="the item unconfirmed")
     [buy] = db("SELECT last_error FROM media_buys WHERE id = %s", (result["mediaBuyId"],))
     assert buy["last_error"]["kind"] == "unconfirmed" and "does not show it" in buy["last_error"]["message"]
+
+
+def test_the_sellers_account_ids_are_discovered_by_brand_and_an_operators_mapping_kept(stack, seller, db):
+    known, new = "adv_" + secrets.token_hex(3), "adv_" + secrets.token_hex(3)
+    assert admin(stack, "PUT", f"/advertisers/{known}/brand", json={"domain": "acme.example"}).status_code == 204
+    brand = new.replace("_", "-") + ".example"
+    refused = admin(stack, "PUT", f"/advertisers/{new}/brand", json={"domain": f"{new}.example"})  # an underscore
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "domain"
+    assert admin(stack, "PUT", f"/advertisers/{new}/brand", json={"domain": brand}).status_code == 204
+    # the operator's own mapping for the campaign's advertiser stays whatever the seller says
+    assert admin(stack, "PUT", f"/advertisers/{ADVERTISER}/brand", json={"domain": "acme.example"}).status_code == 204
+
+    found = admin(stack, "POST", "/agents/sims_camp/accounts/discover")
+
+    assert found.status_code == 200, found.text
+    accounts = {a["advertiser_id"]: (a["account_id"], a["source"]) for a in found.json()["data"]}
+    assert accounts[known] == (ACCOUNT, "discovered")  # the seller's account for that brand
+    assert accounts[new][1] == "discovered" and accounts[new][0].startswith("acc_")  # made by its sync_accounts
+    assert accounts[ADVERTISER] == (ACCOUNT, "operator")
+    at_seller = requests.get(f"{seller.base['sims_camp']}/_sim/accounts", timeout=5).json()
+    assert accounts[new][0] in str(at_seller)

@@ -340,6 +340,27 @@ async def get_products(agent: Agent, timeout: float) -> list[dict]:
     return [p for p in products if isinstance(p.get("product_id"), str)]
 
 
+async def sync_accounts(agent: Agent, accounts: list[dict], idempotency_key: str, timeout: float) -> list[dict]:
+    """The seller's accounts for these brands ({brand: {domain}, operator, billing}), made where
+    missing (sync_accounts is an upsert): each answer row as the seller gave it (raw)."""
+    params = {"idempotency_key": idempotency_key, "accounts": accounts}
+    result = await _call(agent, timeout, "sync_accounts", lambda c: c.adapter.sync_accounts(params))
+    return _rows(result.data, "accounts", "sync_accounts")
+
+
+async def list_accounts(agent: Agent, timeout: float) -> list[dict]:
+    """The accounts the seller lets us use (raw rows)."""
+    result = await _call(agent, timeout, "list_accounts", lambda c: c.adapter.list_accounts({}))
+    return _rows(result.data, "accounts", "list_accounts")
+
+
+def _rows(data: Any, key: str, operation: str) -> list[dict]:
+    rows = data.get(key) if isinstance(data, dict) else getattr(data, key, None)
+    if not isinstance(rows, list):
+        raise AgentCallError(BAD_RESPONSE, f"{operation}: the answer has no {key} list")
+    return [r if isinstance(r, dict) else r.model_dump(mode="json", exclude_none=True) for r in rows]
+
+
 _loop: asyncio.AbstractEventLoop | None = None
 
 

@@ -4,14 +4,20 @@ for each of our advertisers. The CLI and the admin API both come through here.""
 
 from __future__ import annotations
 
+import re
 import secrets as random_secrets
+import time
 import urllib.parse
 
 from ..adcp.jwks import JwksError, fetch_jwks
 from ..adcp.signatures import HMAC_MIN_SECRET_BYTES, HMAC_SCHEME, RFC9421_SCHEME
 from ..config import settings
+from ..queue.names import DISCOVER_ACCOUNTS
 from ..store import agents, campaigns
 from ..store.db import transaction
+
+
+DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 
 class AgentError(ValueError):
@@ -109,6 +115,20 @@ def set_account(agent_id: str, advertiser_id: str, account_id: str) -> None:
         agents.set_account(conn, agent_id, advertiser_id, account_id, source="operator")
 
 
+def discover_accounts(agent_id: str, publisher, timeout: float) -> list[dict]:
+    """Ask the workers to discover the seller's account ids for our branded advertisers (sync_accounts,
+    else list_accounts) and wait up to `timeout` seconds; returns the agent's accounts then."""
+    before = accounts(agent_id)  # raises AgentError for an unknown agent
+    publisher.send_task(DISCOVER_ACCOUNTS, args=[agent_id])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = accounts(agent_id)
+        if now != before:
+            return now
+    return accounts(agent_id)
+
+
 def remove_account(agent_id: str, advertiser_id: str) -> bool:
     with transaction() as conn:
         return agents.remove_account(conn, agent_id, advertiser_id)
@@ -124,8 +144,8 @@ def accounts(agent_id: str) -> list[dict]:
 def set_brand(advertiser_id: str, domain: str) -> None:
     """The brand domain the advertiser's buys are for (create_media_buy's brand)."""
     domain = domain.strip().lower()
-    if not domain or "/" in domain or " " in domain or len(domain) > 253:
-        raise AgentError("a brand is a domain name, e.g. acme.example", "domain")
+    if len(domain) > 253 or not DOMAIN.fullmatch(domain):  # ADCP's brand.domain pattern
+        raise AgentError("a brand is a domain name (letters, digits, hyphens, dots), e.g. acme.example", "domain")
     with transaction() as conn:
         campaigns.set_advertiser_brand(conn, advertiser_id, domain)
 

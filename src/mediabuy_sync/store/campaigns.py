@@ -273,6 +273,11 @@ def advertiser_brand(conn: psycopg.Connection, advertiser_id: str) -> str | None
     return row["brand_domain"] if row else None
 
 
+def advertisers_with_brand(conn: psycopg.Connection) -> dict[str, str]:
+    """{advertiser id: its brand domain} of every advertiser that has one."""
+    return {row["id"]: row["brand_domain"] for row in conn.execute(Q["advertisers_with_brand"])}
+
+
 def set_advertiser_brand(conn: psycopg.Connection, advertiser_id: str, brand_domain: str) -> None:
     conn.execute(Q["set_advertiser_brand"], {"advertiser_id": advertiser_id, "brand_domain": brand_domain})
 

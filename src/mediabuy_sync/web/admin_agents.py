@@ -6,6 +6,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..adcp.signatures import BEARER_SCHEME, HMAC_SCHEME, RFC9421_SCHEME
+from ..config import settings
+from ..queue.publisher import publisher
 from ..services import agents
 from ..store.agents import ACCOUNT_MODES, AUTH_HEADERS
 from .auth import admin_blueprint
@@ -138,6 +140,22 @@ def list_accounts(agent_id: str):
     """The seller's account id for each advertiser"""
     try:
         return agents.accounts(agent_id)
+    except agents.AgentError as exc:
+        raise _refused(exc) from None
+
+
+@bp.route("/agents/<id:agent_id>/accounts/discover", methods=["POST"])
+@bp.response(200, Account(many=True))
+@bp.alt_response(404, "NOT_FOUND")
+def discover_accounts(agent_id: str):
+    """Discover the seller's account ids for our advertisers
+
+    For each advertiser with a brand, the seller's account for that brand (sync_accounts, which makes
+    one where missing; else list_accounts), through a worker; answers the agent's accounts then. An
+    operator's mapping is never replaced.
+    """
+    try:
+        return agents.discover_accounts(agent_id, publisher, settings().status_query_deadline_seconds)
     except agents.AgentError as exc:
         raise _refused(exc) from None
 

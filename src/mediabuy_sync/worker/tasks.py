@@ -14,7 +14,7 @@ from ..config import settings
 from ..domain.cascades import retry_countdown
 from ..domain.inbox import retry_countdown as event_retry_countdown
 from ..queue.names import (
-    DRAIN, INGEST, POLL_AGENT, POLL_AGENTS, PURGE_NONCES, RECOMPUTE, REFRESH_PRODUCTS, RUN_CASCADE_AGENT, RUN_SYNC,
+    DISCOVER_ACCOUNTS, DRAIN, INGEST, POLL_AGENT, POLL_AGENTS, PURGE_NONCES, RECOMPUTE, REFRESH_PRODUCTS, RUN_CASCADE_AGENT, RUN_SYNC,
     SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS,
 )
 from ..services import inbox, poll_sweep, products, resync, rollups, webhook_intake
@@ -105,6 +105,14 @@ def run_sync(run_id: int) -> None:
 def refresh_products(agent_id: str) -> None:
     """Read a seller's catalogue (get_products) now."""
     products.refresh(agent_id, settings().agent_call_timeout_seconds)
+
+
+@shared_task(name=DISCOVER_ACCOUNTS)
+def discover_accounts(agent_id: str) -> None:
+    """Ask a seller for our branded advertisers' account ids (sync_accounts, else list_accounts)."""
+    from ..services import account_discovery
+
+    account_discovery.discover(agent_id, settings().agent_call_timeout_seconds)
 
 
 # --- cascades: the buyer's actions carried to the agents -----------------------------------------------

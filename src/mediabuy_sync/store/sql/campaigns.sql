@@ -181,6 +181,9 @@ UPDATE campaigns SET last_status_query_at = NULL WHERE id = %(campaign_id)s;
 -- A campaign made with its buys: version 1, so that the rollup computed next is its first.
 UPDATE campaigns SET status_version = 1 WHERE id = %(id)s;
 
+-- name: advertisers_with_brand
+SELECT id, brand_domain FROM advertisers WHERE brand_domain IS NOT NULL ORDER BY id;
+
 -- name: advertiser_brand
 SELECT brand_domain FROM advertisers WHERE id = %(advertiser_id)s;
 

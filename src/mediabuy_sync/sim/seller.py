@@ -161,7 +161,6 @@ class SimSeller(DecisioningPlatform):
                             field="packages", recovery="correctable")
         self._check_catalog(raw["packages"])
         existing = agent.store.by_idempotency_key(account_key(ctx), raw["idempotency_key"])
-        budget = raw.get("total_budget") or {}
         if agent.faults.sync_create:
             return self._create_now(raw, ctx, existing, start, end, now)
 
@@ -174,26 +173,7 @@ class SimSeller(DecisioningPlatform):
                 if existing.task_status == "completed":
                     await agent.registry.complete(task_ctx.id, existing.create_success(time.time()))
                 return
-            media_buy_id = agent.store.new_id()
-            buy = Buy(
-                media_buy_id=media_buy_id,
-                task_id=task_ctx.id,
-                account_id=account_key(ctx),
-                idempotency_key=raw["idempotency_key"],
-                created_at=now,
-                start=start,
-                end=end,
-                currency=budget.get("currency", "USD"),
-                total_budget=budget.get("amount"),
-                name=raw.get("name"),
-                context=raw.get("context"),
-                packages=[self._package(media_buy_id, i + 1, p) for i, p in enumerate(raw["packages"])],
-                push=agent.register_push(account_key(ctx), raw.get("push_notification_config")),
-                reporting=PushTarget.from_wire(raw.get("reporting_webhook")),
-                paused=bool(raw.get("paused", False)),
-                status_as_of=now,
-                updated_at=now,
-            )
+            buy = self._new_buy(raw, ctx, task_ctx.id, start, end, now)
             buy.history.append({"revision": 1, "timestamp": iso(now), "action": "created",
                                 "summary": "Received; awaiting approval", "actor": "buyer"})
             agent.store.add(buy)
@@ -202,20 +182,14 @@ class SimSeller(DecisioningPlatform):
 
         return ctx.handoff_to_workflow(register)
 
-    def _create_now(self, raw: dict[str, Any], ctx, existing: Buy | None, start: float, end: float,
-                    now: float) -> dict[str, Any]:
-        """sync_create: the buy exists and is decided in this answer — `completed` with its id, status,
-        revision and the seller's package ids; no task the buyer could follow (its webhooks carry one the
-        buyer never saw)."""
-        agent = self.agent
-        if existing is not None:
-            agent.stats["creates_replayed"] += 1
-            return existing.create_success(now)
-        media_buy_id = agent.store.new_id()
+    def _new_buy(self, raw: dict[str, Any], ctx, task_id: str, start: float, end: float, now: float,
+                 registry_task: bool = True) -> Buy:
+        """A buy as the create asks for it (one path for the asynchronous and the synchronous create)."""
+        media_buy_id = self.agent.store.new_id()
         budget = raw.get("total_budget") or {}
-        buy = Buy(
+        return Buy(
             media_buy_id=media_buy_id,
-            task_id=f"task_sync_{uuid.uuid4().hex[:16]}",
+            task_id=task_id,
             account_id=account_key(ctx),
             idempotency_key=raw["idempotency_key"],
             created_at=now,
@@ -226,13 +200,24 @@ class SimSeller(DecisioningPlatform):
             name=raw.get("name"),
             context=raw.get("context"),
             packages=[self._package(media_buy_id, i + 1, p) for i, p in enumerate(raw["packages"])],
-            push=agent.register_push(account_key(ctx), raw.get("push_notification_config")),
+            push=self.agent.register_push(account_key(ctx), raw.get("push_notification_config")),
             reporting=PushTarget.from_wire(raw.get("reporting_webhook")),
             paused=bool(raw.get("paused", False)),
             status_as_of=now,
             updated_at=now,
-            registry_task=False,
+            registry_task=registry_task,
         )
+
+    def _create_now(self, raw: dict[str, Any], ctx, existing: Buy | None, start: float, end: float,
+                    now: float) -> dict[str, Any]:
+        """sync_create: the buy exists and is decided in this answer — `completed` with its id, status,
+        revision and the seller's package ids; no task the buyer could follow (its webhooks carry one the
+        buyer never saw)."""
+        agent = self.agent
+        if existing is not None:
+            agent.stats["creates_replayed"] += 1
+            return existing.create_success(now)
+        buy = self._new_buy(raw, ctx, f"task_sync_{uuid.uuid4().hex[:16]}", start, end, now, registry_task=False)
         buy.history.append({"revision": 1, "timestamp": iso(now), "action": "created",
                             "summary": "Received and decided at once", "actor": "buyer"})
         agent.store.add(buy)

@@ -22,7 +22,7 @@ from ..store.db import transaction
 from .auth import buyer_blueprint, current_advertiser
 from .errors import ApiError, validation_error
 from .schemas import (
-    MAX_BID, Budget, CascadeSummary, Creative, FrequencyCap, Money, OptimizationGoal, Strict, Text,
+    MAX_BID, BudgetChange, CascadeSummary, Creative, FrequencyCap, Money, OptimizationGoal, Strict, Text,
 )
 
 bp = buyer_blueprint("buyer_actions", __name__,
@@ -59,10 +59,13 @@ class MediaBuyChange(Strict):
         "description": "update only. Replaces the manifest's auto-sync for this buy; [] clears its creatives. Each "
                        "must be in the campaign's manifest and of a format the buy's products accept."})
     optimization_goals = fields.List(fields.Nested(OptimizationGoal), validate=validate.Length(max=20),
-                                     metadata={"description": "update only; a change needs confirmOptimizationGoalsChange."})
+                                     metadata={"description": "update only: replaces the buy's goals, sent to its agent on "
+                                                               "every package. Confirm a change with the buyer first; "
+                                                               "dryRun: true shows the goals before and after."})
     confirmOptimizationGoalsChange = fields.Boolean(metadata={
-        "description": "true: the buyer confirmed the change of optimization_goals (a silent change breaks "
-                       "optimization, so a change without it is refused)."})
+        "deprecated": True,
+        "description": "Deprecated and ignored: a goals change needs no confirmation field (use dryRun: true to "
+                       "see the change first). Still accepted so older callers are not refused."})
     updated_reason = Text(500)
 
 
@@ -70,8 +73,8 @@ class UpdateCampaign(Strict):
     """PUT /campaigns/:id — each field given replaces the stored one; mediaBuys[] acts on media buys."""
 
     name = Text()
-    budget = fields.Nested(Budget, metadata={
-        "description": "Lowering total below the live package budgets scales them down proportionally, unless "
+    budget = fields.Nested(BudgetChange, metadata={
+        "description": "Changes only what it names (currency, dailyCap, pacing kept when omitted). Lowering total below the live package budgets scales them down proportionally, unless "
                        "mediaBuys[].packages[].budget names them."})
     frequencyCaps = fields.List(fields.Nested(FrequencyCap), validate=validate.Length(max=20),
                                 metadata={"description": "Replaces every cap; carried to every live media buy."})

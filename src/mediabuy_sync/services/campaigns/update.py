@@ -18,7 +18,6 @@ from ...domain import plans
 from ...domain.campaigns import UPDATABLE_FROM, action_error
 from ...domain.creatives import creative_ids_errors
 from ...domain.frequency_caps import merged_frequency_caps
-from ...domain.goals import goals_change_error
 from ...domain.packages import PackageStatus
 from ...domain.statuses import Status
 from ...store import campaigns, cascades, media_buys
@@ -32,7 +31,7 @@ from .media_buy_changes import AgentUpdates
 
 # Fields that belong to one action only: given with another, the request is refused, not trimmed.
 ACTION_ONLY = {"creative_ids": "update", "packages": "update", "optimization_goals": "update",
-               "confirmOptimizationGoalsChange": "update", "packageIds": "cancel", "reason": "cancel"}
+               "packageIds": "cancel", "reason": "cancel"}
 
 
 def update(conn: psycopg.Connection, campaign_id: str, advertiser_id: str, body: dict) -> Started:
@@ -74,6 +73,11 @@ class UpdateRequest:
             formats = [p["formats"] for p in state.products]
             for i in plans.unplaceable_creatives((x["format"] for x in self.body["creatives"]), formats):
                 self._error(f"creatives.{i}.format", "No selected product accepts this format.")
+        new_budget = self.body.get("budget") or {}
+        if "total" in new_budget and "dailyCap" not in new_budget:  # the kept daily cap must fit the new total
+            why = plans.daily_cap_error(self.campaign["daily_cap"], new_budget["total"])
+            if why:
+                self._error("budget.total", why)
         seen: set[str] = set()
         for i, entry in enumerate(self.entries):
             path = f"mediaBuys.{i}"
@@ -111,11 +115,6 @@ class UpdateRequest:
         if "creative_ids" in entry:
             for message in creative_ids_errors(entry["creative_ids"], self.new_manifest, self.state.formats_of(buy)):
                 self._error(f"{path}.creative_ids", message)
-        if "optimization_goals" in entry:
-            current = buy["optimization_goals"] if buy["optimization_goals"] is not None else self.campaign["optimization_goals"]
-            why = goals_change_error(current, entry["optimization_goals"], entry.get("confirmOptimizationGoalsChange", False))
-            if why:
-                self._error(f"{path}.confirmOptimizationGoalsChange", why)
 
     def _ending(self) -> tuple[set[str], set[str]]:
         """Buys this request cancels or deletes, and packages it cancels: they no longer allocate."""

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 
 from integration.test_buyer_actions import (  # noqa: F401 — fixtures: the simulator and our registrations
     DISPLAY, Client, agents, client, create, product, sim_buy, sim_process,
@@ -90,6 +91,12 @@ def _placed(body: dict, buy_id: str, packages: dict[str, str]) -> dict:
     return body
 
 
+def agent_updates(agents, adcp_id: str) -> int:
+    """How many update_media_buy the agent applied to this buy."""
+    found = requests.get(f"{agents.base['act_a']}/_sim/updates", params={"media_buy_id": adcp_id}, timeout=5)
+    return len(found.json()["updates"])
+
+
 def _last_cascade_request(db, campaign_id: str) -> dict:
     [row] = db("SELECT ci.request FROM cascade_items ci JOIN cascades c ON c.id = ci.cascade_id "
                "WHERE c.campaign_id = %s ORDER BY c.id DESC LIMIT 1", (campaign_id,))
@@ -122,9 +129,35 @@ def test_every_example_of_the_page_runs_as_written(client: Client, agents, db):
     update, cancel_package, creatives = kinds["put"]
     assert [e["action"] for b in kinds["put"] for e in b["mediaBuys"]] == ["update", "cancel", "update"]
 
+    # the same with dryRun: the plan (goals, budgets, the agent's request), nothing changed, nothing sent
+    counts = ("SELECT (SELECT count(*) FROM cascades WHERE campaign_id = %(c)s) AS cascades, "
+              "(SELECT count(*) FROM status_changes) AS changes, "
+              "(SELECT json_agg(p.budget ORDER BY p.id) FROM packages p JOIN media_buys b ON b.id = p.media_buy_id "
+              " WHERE b.campaign_id = %(c)s) AS budgets, "
+              "(SELECT json_agg(optimization_goals) FROM media_buys WHERE campaign_id = %(c)s) AS goals")
+    rows_before, updates_before = db(counts, {"c": campaign_id}), agent_updates(agents, buy["adcpMediaBuyId"])
+    planned = client.ok("PUT", f"/campaigns/{campaign_id}", {**_placed(update, buy["mediaBuyId"], ids), "dryRun": True})
+    assert planned["dryRun"] and planned["cascades"] == [] and planned["status"] == "ACTIVE"
+    [planned_buy] = planned["plan"]["mediaBuys"]
+    assert planned_buy["optimizationGoals"] == {"before": [goal], "after": update["mediaBuys"][0]["optimization_goals"],
+                                                "changed": True}
+    assert planned_buy["status"] == {"before": "ACTIVE", "after": "ACTIVE"}
+    assert {p["productId"]: p["budget"] for p in planned_buy["packages"]} == {
+        "video_premium": {"before": 10000, "after": 15000}, "display_ros": {"before": 20000, "after": 15000}}
+    [cascade] = planned["plan"]["cascades"]
+    [request] = cascade["requests"]
+    assert (cascade["kind"], request["task"], request["mediaBuyId"]) == ("update", "update_media_buy", buy["mediaBuyId"])
+    assert sorted(p["budget"] for p in request["request"]["packages"]) == [15000, 15000]
+    assert db(counts, {"c": campaign_id}) == rows_before
+    assert agent_updates(agents, buy["adcpMediaBuyId"]) == updates_before
+    # a dry run is refused exactly as the update would be
+    bad = client.call("PUT", f"/campaigns/{campaign_id}", {"dryRun": True, "mediaBuys": [{"mediaBuyId": "mb_nope"}]})
+    assert bad.status_code == 422 and "mediaBuys.0.mediaBuyId" in bad.json()["error"]["details"]["fields"]
+
     # update budget and optimization goals: no confirmation field; pkg_1's 15000 wins, pkg_2 scales into the rest
     answer = client.ok("PUT", f"/campaigns/{campaign_id}", _placed(update, buy["mediaBuyId"], ids))
     assert answer["success"] and answer["mediaBuyResults"][0]["status"] == "ACTIVE", answer
+    assert agent_updates(agents, buy["adcpMediaBuyId"]) == updates_before + 1
     [buy] = client.buys(campaign_id).values()
     assert {p["productId"]: p["budget"] for p in buy["packages"]} == {"video_premium": 15000, "display_ros": 15000}
     [row] = db("SELECT optimization_goals FROM media_buys WHERE id = %s", (buy["mediaBuyId"],))

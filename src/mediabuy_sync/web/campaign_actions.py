@@ -84,10 +84,14 @@ class UpdateCampaign(Strict):
     propertyList = fields.Dict(keys=fields.String(), allow_none=True, metadata={
         "description": "Carried to the packages of every live media buy (no re-execute)."})
     mediaBuys = fields.List(fields.Nested(MediaBuyChange), validate=validate.Length(max=100))
+    dryRun = fields.Boolean(metadata={
+        "description": "true: every rule checked and the plan answered (budget, each buy's status, goals and "
+                       "package budgets before and after, the request each agent would receive) — nothing is "
+                       "changed and nothing is sent."})
 
     @validates_schema(skip_on_field_errors=False)
     def _something_and_no_repeats(self, data, **kwargs):
-        if not data:
+        if not {k for k in data if k != "dryRun"}:
             raise ValidationError("Name at least one field to change.")
         errors = {}
         for c in plans.repeated(x.get("creativeId") for x in data.get("creatives") or ()):
@@ -149,12 +153,25 @@ class CascadeAnswer(Schema):
     cascade = fields.Nested(CascadeSummary, allow_none=True)
 
 
+class UpdatePlan(Schema):
+    budget = fields.Dict(metadata={"description": "{before, after}: {total, currency, dailyCap, pacing}."})
+    mediaBuys = fields.List(fields.Dict(), metadata={
+        "description": "Each buy named or changed: {mediaBuyId, salesAgentId, action, status {before, after}, "
+                       "optimizationGoals {before, after, changed}, packages [{packageId, productId, budget, "
+                       "pacing, status — each {before, after}}] (changed ones)}. A delete of a live buy shows "
+                       "the cancel its agent would get; the archive follows the agent's acceptance."})
+    cascades = fields.List(fields.Dict(), metadata={
+        "description": "{kind, requests: [{mediaBuyId, salesAgentId, task, request}]}: what each agent would receive."})
+
+
 class UpdateAnswer(Schema):
     campaignId = fields.String(required=True)
     status = fields.String(required=True)
     success = fields.Boolean(required=True, metadata={"description": "Every change reached its agent."})
     mediaBuyResults = fields.List(fields.Nested(MediaBuyResult), required=True)
     cascades = fields.List(fields.Nested(CascadeSummary), required=True)
+    dryRun = fields.Boolean(metadata={"description": "true: a dry run — nothing changed, nothing sent."})
+    plan = fields.Nested(UpdatePlan, metadata={"description": "A dry run's plan."})
 
 
 class CampaignCascade(Schema):
@@ -223,8 +240,16 @@ def update_campaign(body: dict, campaign_id: str):
     (update — packages, creative_ids, optimization_goals —, cancel, or delete). Every rule is checked
     first: one answer names every bad entry and nothing changes. Then the local changes are made at
     once and each media buy's change is carried to its agent; mediaBuyResults says how each went.
-    An update to an ACTIVE media buy leaves it ACTIVE until its agent answers.
+    An update to an ACTIVE media buy leaves it ACTIVE until its agent answers. With dryRun: true,
+    the same checks and the plan of what would happen, with nothing changed or sent.
     """
+    if body.pop("dryRun", False):
+        try:
+            _act(actions.dry_run, campaign_id, body)
+        except actions.DryRun as done:  # raised inside the transaction: it rolled back
+            return {"campaignId": campaign_id, "status": done.plan.pop("campaignStatus"), "success": True,
+                    "dryRun": True, "mediaBuyResults": [], "cascades": [], "plan": done.plan}
+        raise AssertionError("a dry run always ends in DryRun")  # pragma: no cover
     started = _act(actions.update, campaign_id, body)
     found = _run(started.cascade_ids)
     results = list(actions.item_results(found).values()) + started.local_results

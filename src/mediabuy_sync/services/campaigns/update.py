@@ -179,11 +179,13 @@ class UpdateRequest:
         if items:
             kind = next(iter(reasons)) if len(reasons) == 1 else "update"
             started.cascade_ids.append(cascades.create(conn, c["id"], kind, items, _request_summary(body)))
+            started.planned.append((kind, items))
         if "creatives" in body:
             overridden = {e["mediaBuyId"] for e in self.entries if "creative_ids" in e}
             creative_items = creatives.sync_items(state, accounts, self.new_manifest, overridden, deleted)
             if creative_items:
                 started.cascade_ids.append(cascades.create(conn, c["id"], "creatives", creative_items))
+                started.planned.append(("creatives", creative_items))
         return started
 
     def _apply_budgets(self, conn: psycopg.Connection, package_budgets: dict[str, Decimal], updates: AgentUpdates,

@@ -192,3 +192,34 @@ def test_every_example_of_the_page_runs_as_written(client: Client, agents, db):
     assert {p["productId"]: p["status"] for p in buy["packages"]} == {"video_premium": "active", "display_ros": "canceled"}
     at_agent = {p["product_id"]: p for p in sim_buy(agents, agents.hmac, buy["adcpMediaBuyId"])["packages"]}
     assert (at_agent["display_ros"]["canceled"], at_agent["video_premium"]["canceled"]) == (True, False)
+
+
+def test_delete_of_a_live_buy_cancels_it_at_the_agent_then_archives_it_in_one_action(client: Client, agents, db):
+    products = [product(agents.hmac, "display_ros", 1000, ["display_300x250"]),
+                product(agents.bearer, "video_premium", 1000, ["video_15s"])]
+    campaign_id = create(client, products, [DISPLAY])
+    assert client.ok("POST", f"/campaigns/{campaign_id}/execute")["success"]
+    wait_until(lambda: {b["status"] for b in client.campaign(campaign_id)["mediaBuys"]} == {"ACTIVE"}, 20,
+               what="the agents to approve the buys")
+    buys = client.buys(campaign_id)
+    gone, kept = buys[agents.hmac], buys[agents.bearer]
+    body = {"mediaBuys": [{"mediaBuyId": gone["mediaBuyId"], "action": "delete"}]}
+
+    # its dry run: the cancel the agent would get, nothing sent
+    planned = client.ok("PUT", f"/campaigns/{campaign_id}", {**body, "dryRun": True})
+    [cascade] = planned["plan"]["cascades"]
+    [request] = cascade["requests"]
+    assert request["mediaBuyId"] == gone["mediaBuyId"] and request["request"]["canceled"] is True
+    assert sim_buy(agents, agents.hmac, gone["adcpMediaBuyId"])["status"] == "active"
+
+    answer = client.ok("PUT", f"/campaigns/{campaign_id}", body)
+    assert answer["success"] and answer["mediaBuyResults"] == [
+        {"mediaBuyId": gone["mediaBuyId"], "salesAgentId": agents.hmac, "previousStatus": "ACTIVE",
+         "status": "ARCHIVED", "success": True, "pending": False}], answer
+    assert sim_buy(agents, agents.hmac, gone["adcpMediaBuyId"])["status"] == "canceled"
+    buys = client.buys(campaign_id)
+    assert (buys[agents.hmac]["status"], buys[agents.bearer]["status"]) == ("ARCHIVED", "ACTIVE")
+    assert sim_buy(agents, agents.bearer, kept["adcpMediaBuyId"])["status"] == "active"
+    steps = db("SELECT to_status FROM status_changes WHERE entity_id = %s AND outcome = 'applied' ORDER BY id",
+               (gone["mediaBuyId"],))
+    assert [s["to_status"] for s in steps][-2:] == ["CANCELED", "ARCHIVED"]

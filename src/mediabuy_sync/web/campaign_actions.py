@@ -48,7 +48,7 @@ class PackageChange(Strict):
 
 class MediaBuyChange(Strict):
     action = fields.String(load_default="update", validate=validate.OneOf(ACTIONS),
-                           metadata={"description": "update (default), cancel (at the agent) or delete (archive)."})
+                           metadata={"description": "update (default), cancel (at the agent) or delete (archive; a live buy is canceled at its agent first, then archived)."})
     mediaBuyId = Text(128, required=True)
     packages = fields.List(fields.Nested(PackageChange), validate=validate.Length(max=200),
                            metadata={"description": "update only: package budget, pacing, bid price."})

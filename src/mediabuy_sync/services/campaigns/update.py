@@ -15,7 +15,7 @@ import psycopg
 
 from ...adcp import requests as adcp
 from ...domain import plans
-from ...domain.campaigns import UPDATABLE_FROM, action_error
+from ...domain.campaigns import CANCELABLE, UPDATABLE_FROM, action_error
 from ...domain.creatives import creative_ids_errors
 from ...domain.frequency_caps import merged_frequency_caps
 from ...domain.packages import PackageStatus
@@ -30,6 +30,8 @@ from .common import (
 from .media_buy_changes import AgentUpdates
 
 # Fields that belong to one action only: given with another, the request is refused, not trimmed.
+DELETE_REASON = "deleted by the buyer"
+
 ACTION_ONLY = {"creative_ids": "update", "packages": "update", "optimization_goals": "update",
                "packageIds": "cancel", "reason": "cancel"}
 
@@ -148,7 +150,13 @@ class UpdateRequest:
         deleted: set[str] = set()
         for entry in self.entries:
             buy = state.by_id[entry["mediaBuyId"]]
-            if entry["action"] == "delete":
+            if entry["action"] == "delete" and Status(buy["status"]) in CANCELABLE:
+                # live: canceled at its agent; the worker archives it once the agent accepted (the
+                # cascade's request names the delete: store/cascades.deletes_buy)
+                media_buy_changes.cancel(buy, {"reason": DELETE_REASON}, updates)
+                reasons.add("update")
+                deleted.add(buy["id"])
+            elif entry["action"] == "delete":
                 started.local_results.append(media_buy_changes.delete(conn, buy))
                 deleted.add(buy["id"])
             elif entry["action"] == "cancel":

@@ -29,9 +29,10 @@ from .common import (
 )
 from .media_buy_changes import AgentUpdates
 
-# Fields that belong to one action only: given with another, the request is refused, not trimmed.
+# The cancellation_reason a live buy's delete sends its agent.
 DELETE_REASON = "deleted by the buyer"
 
+# Fields that belong to one action only: given with another, the request is refused, not trimmed.
 ACTION_ONLY = {"creative_ids": "update", "packages": "update", "optimization_goals": "update",
                "packageIds": "cancel", "reason": "cancel"}
 

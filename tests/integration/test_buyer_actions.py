@@ -254,13 +254,23 @@ def test_execute_of_three_agents_answers_within_the_deadline(client, agents):
 # --- update --------------------------------------------------------------------------------------------
 
 
-def test_lowering_the_total_scales_live_package_budgets_and_the_agent_gets_them(client, agents):
+def test_lowering_the_total_scales_live_package_budgets_and_the_agent_gets_them(client, agents, db):
+    budget = {"total": 50000, "currency": "USD", "dailyCap": 2000, "pacing": "ASAP"}
     campaign_id = executed_and_active(client, [product(agents.hmac, "display_ros", 30000, ["display_300x250"]),
-                                               product(agents.hmac, "video_premium", 20000, ["video_15s"])], [DISPLAY])
+                                               product(agents.hmac, "video_premium", 20000, ["video_15s"])], [DISPLAY],
+                                      budget=budget)
     [buy] = client.buys(campaign_id).values()
     assert sorted(p["budget"] for p in buy["packages"]) == [20000, 30000]
 
-    answer = client.ok("PUT", f"/campaigns/{campaign_id}", {"budget": {"total": 40000, "currency": "USD"}})
+    # a budget PUT changes only what it names: no currency needed, dailyCap and pacing kept
+    answer = client.ok("PUT", f"/campaigns/{campaign_id}", {"budget": {"total": 40000}})
+    assert client.campaign(campaign_id)["budget"] == {**budget, "total": 40000}
+    # the kept daily cap must still fit: refused, nothing changed
+    cascades = db("SELECT count(*) AS n FROM cascades WHERE campaign_id = %s", (campaign_id,))[0]["n"]
+    refused = client.call("PUT", f"/campaigns/{campaign_id}", {"budget": {"total": 1000}})
+    assert refused.status_code == 422 and "budget.total" in refused.json()["error"]["details"]["fields"], refused.text
+    assert client.campaign(campaign_id)["budget"]["total"] == 40000
+    assert db("SELECT count(*) AS n FROM cascades WHERE campaign_id = %s", (campaign_id,))[0]["n"] == cascades
     assert answer["success"] and [c["kind"] for c in answer["cascades"]] == ["update"]
     assert answer["mediaBuyResults"] == [{"mediaBuyId": buy["mediaBuyId"], "salesAgentId": agents.hmac,
                                           "previousStatus": "ACTIVE", "status": "ACTIVE", "success": True,
@@ -270,11 +280,21 @@ def test_lowering_the_total_scales_live_package_budgets_and_the_agent_gets_them(
     at_agent = sim_buy(agents, agents.hmac, buy["adcpMediaBuyId"])
     assert {p["product_id"]: p["budget"] for p in at_agent["packages"]} == {"display_ros": 24000, "video_premium": 16000}
 
-    # named package budgets are kept instead; more than the total can hold is INSUFFICIENT_MEDIA_BUDGET
+    # a named package budget wins, the others scale into what is left (40000 - 30000)
     display = next(p for p in buy["packages"] if p["productId"] == "display_ros")
-    too_much = client.call("PUT", f"/campaigns/{campaign_id}", {"mediaBuys": [
+    named = client.ok("PUT", f"/campaigns/{campaign_id}", {"mediaBuys": [
         {"mediaBuyId": buy["mediaBuyId"], "packages": [{"packageId": display["packageId"], "budget": 30000}]}]})
+    assert named["success"], named
+    [buy] = client.buys(campaign_id).values()
+    assert {p["productId"]: p["budget"] for p in buy["packages"]} == {"display_ros": 30000, "video_premium": 10000}
+    at_agent = sim_buy(agents, agents.hmac, buy["adcpMediaBuyId"])
+    assert {p["product_id"]: p["budget"] for p in at_agent["packages"]} == {"display_ros": 30000, "video_premium": 10000}
+    # named ones alone over the total: INSUFFICIENT_MEDIA_BUDGET, nothing changed
+    too_much = client.call("PUT", f"/campaigns/{campaign_id}", {"mediaBuys": [
+        {"mediaBuyId": buy["mediaBuyId"], "packages": [{"packageId": display["packageId"], "budget": 40000.01}]}]})
     assert too_much.status_code == 409 and too_much.json()["error"]["code"] == "INSUFFICIENT_MEDIA_BUDGET"
+    assert {p["productId"]: p["budget"] for p in client.buys(campaign_id)[agents.hmac]["packages"]} == {
+        "display_ros": 30000, "video_premium": 10000}
 
 
 def test_creative_ids_rules_are_all_or_nothing_and_an_empty_list_clears(client, agents, db):
@@ -319,21 +339,22 @@ def test_each_action_is_valid_only_in_its_statuses(api_key, make_agent, make_cam
          (agent, None, "FAILED")], advertiser_id="adv_status")
     client = Client(SimpleNamespace(base_url=stack["base_url"], advertiser_id="adv_status", key=api_key("adv_status")))
     bad = client.call("PUT", f"/campaigns/{campaign_id}", {"mediaBuys": [
-        {"mediaBuyId": draft, "action": "cancel"}, {"mediaBuyId": active, "action": "delete"},
-        {"mediaBuyId": completed, "packages": []}, {"mediaBuyId": failed, "action": "cancel", "reason": "x"}]})
+        {"mediaBuyId": draft, "action": "cancel"}, {"mediaBuyId": completed, "packages": []},
+        {"mediaBuyId": failed, "action": "cancel", "reason": "x"}, {"mediaBuyId": active, "action": "delete"}]})
     assert bad.status_code == 422
     fields = bad.json()["error"]["details"]["fields"]
     assert "delete (archive) it instead" in fields["mediaBuys.0.action"][0]
-    assert "cancel it first" in fields["mediaBuys.1.action"][0]
-    assert set(fields) == {f"mediaBuys.{i}.action" for i in range(4)}
+    # a live buy's delete is valid (canceled at its agent, then archived): only the other three are refused
+    assert set(fields) == {f"mediaBuys.{i}.action" for i in range(3)}
 
     goals = [{"kind": "metric", "metric": "clicks", "target": {"kind": "cost_per", "value": 1.5}}]
-    unconfirmed = client.call("PUT", f"/campaigns/{campaign_id}",
-                              {"mediaBuys": [{"mediaBuyId": draft, "optimization_goals": goals}]})
-    assert unconfirmed.status_code == 422
-    assert "mediaBuys.0.confirmOptimizationGoalsChange" in unconfirmed.json()["error"]["details"]["fields"]
+    # a goals change needs no confirmation field (the deprecated one is still accepted, and ignored)
+    changed = client.ok("PUT", f"/campaigns/{campaign_id}", {"mediaBuys": [{"mediaBuyId": draft, "optimization_goals": goals}]})
+    assert db("SELECT optimization_goals FROM media_buys WHERE id = %s", (draft,))[0]["optimization_goals"] == goals
+    assert changed["mediaBuyResults"][0]["success"]
+    goals = [{"kind": "metric", "metric": "views"}]
     confirmed = client.ok("PUT", f"/campaigns/{campaign_id}", {"mediaBuys": [
-        {"mediaBuyId": draft, "optimization_goals": goals, "confirmOptimizationGoalsChange": True}]})
+        {"mediaBuyId": draft, "optimization_goals": goals, "confirmOptimizationGoalsChange": False}]})
     assert confirmed["mediaBuyResults"] == [{"mediaBuyId": draft, "salesAgentId": agent.agent_id,
                                              "previousStatus": "DRAFT", "status": "DRAFT", "success": True}]
     assert db("SELECT optimization_goals FROM media_buys WHERE id = %s", (draft,))[0]["optimization_goals"] == goals

@@ -13,7 +13,7 @@ from mediabuy_sync.adcp import requests as adcp
 from mediabuy_sync.domain.cascades import idempotency_key, is_retryable, retry_countdown
 from mediabuy_sync.domain.creatives import creative_ids_errors, creatives_for
 from mediabuy_sync.domain.frequency_caps import merged_frequency_caps
-from mediabuy_sync.domain.goals import goals_change_error
+from mediabuy_sync.domain.goals import goals_diff
 from mediabuy_sync.domain.packages import plan_packages, split_by_weight
 from mediabuy_sync.domain.statuses import Status
 
@@ -60,12 +60,12 @@ def test_packages_carry_the_override_or_the_manifest_filtered_by_their_formats()
     assert creatives_for(["video_15s"], manifest, []) == []
 
 
-def test_a_goal_change_needs_the_buyers_confirmation():
+def test_a_goal_change_needs_no_confirmation_and_its_diff_says_what_changes():
     goal = [{"kind": "metric", "metric": "clicks"}]
-    assert goals_change_error(goal, goal, False) is None
-    assert goals_change_error(None, [], False) is None
-    assert "confirmOptimizationGoalsChange" in goals_change_error(goal, [], False)
-    assert goals_change_error(goal, [{"kind": "metric", "metric": "views"}], True) is None
+    views = [{"kind": "metric", "metric": "views"}]
+    assert goals_diff(goal, goal) == {"before": goal, "after": goal, "changed": False}
+    assert goals_diff(None, []) == {"before": [], "after": [], "changed": False}
+    assert goals_diff(goal, views) == {"before": goal, "after": views, "changed": True}
 
 
 def test_campaign_and_advertiser_caps_merge_to_the_lowest_per_period_shortest_first():

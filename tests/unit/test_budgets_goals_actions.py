@@ -36,11 +36,21 @@ def test_named_package_budgets_are_kept_instead_of_scaling():
     assert new_package_budgets(D("400"), live, {"pkg_1": D("250"), "pkg_2": D("150")}) == {"pkg_1": D("250"), "pkg_2": D("150")}
 
 
-@pytest.mark.parametrize("requested", [{"pkg_1": D("500")}, {"pkg_1": D("300")}])
-def test_named_budgets_that_cannot_fit_are_insufficient_media_budget(requested):
+def test_named_package_budgets_win_and_the_others_scale_into_what_is_left():
+    live = {"pkg_1": D("300"), "pkg_2": D("200"), "pkg_3": D("100")}
+    # 400 - 250 named = 150 left for 200 + 100: scaled 2:1
+    assert new_package_budgets(D("400"), live, {"pkg_1": D("250")}) == {
+        "pkg_1": D("250"), "pkg_2": D("100.00"), "pkg_3": D("50.00")}
+    # the others still fit beside the named one: they keep theirs (never scaled up)
+    assert new_package_budgets(D("1000"), live, {"pkg_1": D("500")}) == {"pkg_1": D("500"), "pkg_2": D("200"), "pkg_3": D("100")}
+    # the named ones take the whole total: the others get nothing
+    assert new_package_budgets(D("400"), live, {"pkg_1": D("400")}) == {"pkg_1": D("400"), "pkg_2": D("0.00"), "pkg_3": D("0.00")}
+
+
+def test_named_budgets_alone_over_the_total_are_insufficient_media_budget():
     with pytest.raises(BudgetError) as info:
-        new_package_budgets(D("400"), {"pkg_1": D("300"), "pkg_2": D("200")}, requested)
-    assert info.value.code == "INSUFFICIENT_MEDIA_BUDGET"
+        new_package_budgets(D("400"), {"pkg_1": D("300"), "pkg_2": D("200")}, {"pkg_1": D("500")})
+    assert info.value.code == "INSUFFICIENT_MEDIA_BUDGET" and info.value.details == {"requested": "500", "total": "400"}
 
 
 def test_a_named_package_that_is_not_live_is_a_validation_error():
@@ -90,8 +100,10 @@ def test_cancel_applies_exactly_to_live_buys(status):
     assert (action_error("cancel", status) is None) == allowed
 
 
-def test_a_draft_buy_is_deleted_not_canceled_and_a_live_one_canceled_not_deleted():
+def test_a_draft_buy_is_deleted_not_canceled_and_a_live_one_may_be_either():
     assert "delete (archive) it instead" in action_error("cancel", Status.DRAFT)
     assert action_error("delete", Status.DRAFT) is None
-    assert "cancel it first" in action_error("delete", Status.ACTIVE)
+    # a live buy's delete is canceled at its agent and then archived (services/campaigns/update.py)
+    for status in (Status.ACTIVE, Status.PAUSED, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED):
+        assert action_error("delete", status) is None and action_error("cancel", status) is None
     assert action_error("delete", Status.ARCHIVED) is not None

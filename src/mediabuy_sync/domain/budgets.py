@@ -37,9 +37,9 @@ def new_package_budgets(
 ) -> dict[str, Decimal]:
     """The live package budgets after the campaign's total changes to `new_total`.
 
-    Packages the request names keep the amounts it names; the others scale down proportionally,
-    but only if the new total is below what they add up to with the requested ones. If the named
-    amounts alone exceed the new total, nothing can make it fit: INSUFFICIENT_MEDIA_BUDGET.
+    Packages the request names keep the amounts it names; the others scale down proportionally into
+    what is left of the total, but only if they no longer fit beside the named ones (never up). If the
+    named amounts alone exceed the new total, nothing can make it fit: INSUFFICIENT_MEDIA_BUDGET.
     """
     unknown = sorted(set(requested) - set(live))
     if unknown:
@@ -52,13 +52,4 @@ def new_package_budgets(
             {"requested": str(fixed), "total": str(new_total)},
         )
     others = {pid: amount for pid, amount in live.items() if pid not in requested}
-    if requested:  # explicit package amounts: the buyer decides; the rest keep theirs if they fit
-        if fixed + sum(others.values(), Decimal(0)) > new_total:
-            raise BudgetError(
-                "INSUFFICIENT_MEDIA_BUDGET",
-                "The package budgets would exceed the campaign budget; name every live package's budget, "
-                "or none to scale them proportionally.",
-                {"allocated": str(fixed + sum(others.values(), Decimal(0))), "total": str(new_total)},
-            )
-        return {**others, **requested}
-    return scale_to(new_total, others)
+    return {**scale_to(new_total - fixed, others), **requested}

@@ -29,8 +29,10 @@ UPDATABLE_FROM = frozenset({C.DRAFT, C.ACTIVE, C.PAUSED})
 
 # What a mediaBuys[] action may do to a buy in each status.
 CANCELABLE = frozenset({Status.ACTIVE, Status.PAUSED, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED})
-# delete archives: a draft, or a buy that is over (ARCHIVED is reachable from these in the table)
-DELETABLE = frozenset({Status.DRAFT, Status.COMPLETED, Status.CANCELED, Status.FAILED, Status.REJECTED})
+# delete archives: a draft, or a buy that is over (ARCHIVED is reachable from these in the table), at once
+ARCHIVABLE = frozenset({Status.DRAFT, Status.COMPLETED, Status.CANCELED, Status.FAILED, Status.REJECTED})
+# … or a live one: canceled at its agent first, archived once the agent accepted (one action)
+DELETABLE = ARCHIVABLE | CANCELABLE
 # an update is carried to the agent for buys it holds; a DRAFT buy is updated here only
 UPDATABLE = frozenset({Status.DRAFT, Status.ACTIVE, Status.PAUSED, Status.PENDING_APPROVAL, Status.INPUT_REQUIRED})
 # the cascades reach these buys
@@ -52,6 +54,4 @@ def action_error(action: str, status: Status) -> str | None:
         return None
     if action == "cancel" and status == Status.DRAFT:
         return "a DRAFT media buy is not at the agent: delete (archive) it instead"
-    if action == "delete" and status in CANCELABLE:
-        return f"a {status.value} media buy is live at its agent: cancel it first"
     return f"{action} does not apply to a {status.value} media buy"

@@ -42,9 +42,8 @@ def _positive(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
-def goals_change_error(current: list[dict] | None, requested: list[dict], confirmed: bool) -> str | None:
-    """A change of optimization goals must be confirmed: a silent change breaks optimization."""
-    if requested == (current or []) or confirmed:
-        return None
-    return ("These optimization_goals change the media buy's goals: confirm the change with "
-            "confirmOptimizationGoalsChange: true.")
+def goals_diff(current: list[dict] | None, requested: list[dict]) -> dict:
+    """A buy's goals before and after a request (no confirmation is asked for: confirming a change with
+    the buyer is the caller's part; a PUT with dryRun shows this diff without changing anything)."""
+    before = current or []
+    return {"before": before, "after": requested, "changed": requested != before}

@@ -149,6 +149,8 @@ async def _attempt(agent: client.Agent, cascade_id: int, item: dict, max_attempt
                 metrics.CASCADE_ITEMS.labels(item["kind"], ItemState.DONE).inc()
         if applied:
             changed = _apply(conn, agent.id, item, request, answer, parsed, sent_at)
+            if not confirm:
+                changed |= _archive_if_deleted(conn, agent.id, cascade_id, buy_id, request)
         cascades.append_log(conn, cascade_id, buy_id, lines)
     if answered_at is not None:
         confirmed = await _confirm(agent, cascade_id, item, request, answered_at, timeout)
@@ -179,10 +181,12 @@ async def _confirm(agent: client.Agent, cascade_id: int, item: dict, request: di
     waited = (_now() - answered_at).total_seconds()
     with transaction() as conn:
         if shown is not False:
+            changed: set[str] = set()
             if cascades.item_confirmed(conn, cascade_id, buy_id):
                 metrics.CASCADE_ITEMS.labels(item["kind"], ItemState.DONE).inc()
                 cascades.append_log(conn, cascade_id, buy_id, [f"{_stamp()} confirmed: the buy shows it ({waited:.1f} s)"])
-            return Attempt()
+                changed = _archive_if_deleted(conn, agent.id, cascade_id, buy_id, request)
+            return Attempt(campaigns_changed=changed)
         why = (f"the seller answered done {waited:.0f} s ago but its buy does not show it"
                + (f" (last read: {read_error.message})" if read_error else f" (status {getattr(seen, 'status', None)!r})"))
         if waited >= settings().cascade_confirm_seconds:
@@ -285,6 +289,26 @@ def _apply(conn, agent_id: str, item: dict, request: dict, answer: dict, parsed:
         campaigns.bump(conn, applied.campaign_id)
         return {applied.campaign_id}
     return set()
+
+
+def _archive_if_deleted(conn, agent_id: str, cascade_id: int, buy_id: str, request: dict) -> set[str]:
+    """A live buy the buyer deleted was sent a cancel: once the agent accepted it, the buy is CANCELED
+    (if no report said so yet) and then ARCHIVED, through the status path; returns the campaign changed."""
+    if not request.get("canceled") or not cascades.deletes_buy(conn, cascade_id, buy_id):
+        return set()
+    buy = media_buys.for_calls(conn, buy_id)
+    changed: set[str] = set()
+    steps = ([] if Status(buy["status"]) == Status.CANCELED else [Status.CANCELED]) + [Status.ARCHIVED]
+    for status in steps:
+        report = StatusReport(buy["adcp_media_buy_id"], buy_id, None, status, None, _now())
+        applied = apply_report(conn, agent_id, report, source=Source.API)
+        if applied.outcome != Outcome.APPLIED:
+            log.warning("cascade %s: deleted buy %s not %s (%s)", cascade_id, buy_id, status.value, applied.outcome)
+            break
+        campaigns.bump(conn, applied.campaign_id)
+        changed.add(applied.campaign_id)
+    cascades.append_log(conn, cascade_id, buy_id, [f"{_stamp()} deleted: {' then '.join(s.value for s in steps)}"])
+    return changed
 
 
 def _package_statuses(conn, buy_id: str, request: dict) -> dict[str, str]:

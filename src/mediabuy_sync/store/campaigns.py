@@ -230,11 +230,13 @@ def bump(conn: psycopg.Connection, campaign_id: str) -> None:
 def update_campaign(conn: psycopg.Connection, campaign_id: str, *, name: str | None = None,
                     budget: dict | None = None, frequency_caps: list | None = None,
                     property_list: dict | None = None, set_property_list: bool = False) -> None:
-    """The fields given; None keeps the stored value (but a budget replaces dailyCap and pacing too)."""
+    """The fields given; None keeps the stored value. A budget changes only the keys it names (dailyCap
+    and pacing named as null clear them)."""
     conn.execute(Q["update_campaign"], {
         "campaign_id": campaign_id, "name": name,
-        "budget_total": budget["total"] if budget else None, "currency": budget["currency"] if budget else None,
-        "set_budget": budget is not None,
+        "budget_total": budget["total"] if budget else None, "currency": budget.get("currency") if budget else None,
+        "set_daily_cap": budget is not None and "dailyCap" in budget,
+        "set_pacing": budget is not None and "pacing" in budget,
         "daily_cap": budget.get("dailyCap") if budget else None, "pacing": budget.get("pacing") if budget else None,
         "frequency_caps": Jsonb(frequency_caps) if frequency_caps is not None else None,
         "set_property_list": set_property_list,

@@ -124,6 +124,12 @@ def item_confirmed(conn: psycopg.Connection, cascade_id: int, media_buy_id: str)
     return conn.execute(Q["item_confirmed"], params).fetchone() is not None
 
 
+def deletes_buy(conn: psycopg.Connection, cascade_id: int, media_buy_id: str) -> bool:
+    """Whether the cascade carries the buyer's delete of this buy (sent as a cancel, archived after)."""
+    params = {"cascade_id": cascade_id, "media_buy_id": media_buy_id}
+    return conn.execute(Q["deletes_buy"], params).fetchone()["deletes"]
+
+
 def item_unconfirmed(conn: psycopg.Connection, cascade_id: int, media_buy_id: str, error: dict) -> bool:
     params = {"cascade_id": cascade_id, "media_buy_id": media_buy_id, "error": Jsonb(error)}
     return conn.execute(Q["item_unconfirmed"], params).fetchone() is not None

@@ -22,7 +22,7 @@ from ..store.db import transaction
 from .auth import buyer_blueprint, current_advertiser
 from .errors import ApiError, validation_error
 from .schemas import (
-    MAX_BID, Budget, CascadeSummary, Creative, FrequencyCap, Money, OptimizationGoal, Strict, Text,
+    MAX_BID, BudgetChange, CascadeSummary, Creative, FrequencyCap, Money, OptimizationGoal, Strict, Text,
 )
 
 bp = buyer_blueprint("buyer_actions", __name__,
@@ -48,7 +48,7 @@ class PackageChange(Strict):
 
 class MediaBuyChange(Strict):
     action = fields.String(load_default="update", validate=validate.OneOf(ACTIONS),
-                           metadata={"description": "update (default), cancel (at the agent) or delete (archive)."})
+                           metadata={"description": "update (default), cancel (at the agent) or delete (archive; a live buy is canceled at its agent first, then archived)."})
     mediaBuyId = Text(128, required=True)
     packages = fields.List(fields.Nested(PackageChange), validate=validate.Length(max=200),
                            metadata={"description": "update only: package budget, pacing, bid price."})
@@ -59,10 +59,13 @@ class MediaBuyChange(Strict):
         "description": "update only. Replaces the manifest's auto-sync for this buy; [] clears its creatives. Each "
                        "must be in the campaign's manifest and of a format the buy's products accept."})
     optimization_goals = fields.List(fields.Nested(OptimizationGoal), validate=validate.Length(max=20),
-                                     metadata={"description": "update only; a change needs confirmOptimizationGoalsChange."})
+                                     metadata={"description": "update only: replaces the buy's goals, sent to its agent on "
+                                                               "every package. Confirm a change with the buyer first; "
+                                                               "dryRun: true shows the goals before and after."})
     confirmOptimizationGoalsChange = fields.Boolean(metadata={
-        "description": "true: the buyer confirmed the change of optimization_goals (a silent change breaks "
-                       "optimization, so a change without it is refused)."})
+        "deprecated": True,
+        "description": "Deprecated and ignored: a goals change needs no confirmation field (use dryRun: true to "
+                       "see the change first). Still accepted so older callers are not refused."})
     updated_reason = Text(500)
 
 
@@ -70,8 +73,8 @@ class UpdateCampaign(Strict):
     """PUT /campaigns/:id — each field given replaces the stored one; mediaBuys[] acts on media buys."""
 
     name = Text()
-    budget = fields.Nested(Budget, metadata={
-        "description": "Lowering total below the live package budgets scales them down proportionally, unless "
+    budget = fields.Nested(BudgetChange, metadata={
+        "description": "Changes only what it names (currency, dailyCap, pacing kept when omitted). Lowering total below the live package budgets scales them down proportionally, unless "
                        "mediaBuys[].packages[].budget names them."})
     frequencyCaps = fields.List(fields.Nested(FrequencyCap), validate=validate.Length(max=20),
                                 metadata={"description": "Replaces every cap; carried to every live media buy."})
@@ -81,10 +84,14 @@ class UpdateCampaign(Strict):
     propertyList = fields.Dict(keys=fields.String(), allow_none=True, metadata={
         "description": "Carried to the packages of every live media buy (no re-execute)."})
     mediaBuys = fields.List(fields.Nested(MediaBuyChange), validate=validate.Length(max=100))
+    dryRun = fields.Boolean(metadata={
+        "description": "true: every rule checked and the plan answered (budget, each buy's status, goals and "
+                       "package budgets before and after, the request each agent would receive) — nothing is "
+                       "changed and nothing is sent."})
 
     @validates_schema(skip_on_field_errors=False)
     def _something_and_no_repeats(self, data, **kwargs):
-        if not data:
+        if not {k for k in data if k != "dryRun"}:
             raise ValidationError("Name at least one field to change.")
         errors = {}
         for c in plans.repeated(x.get("creativeId") for x in data.get("creatives") or ()):
@@ -146,12 +153,25 @@ class CascadeAnswer(Schema):
     cascade = fields.Nested(CascadeSummary, allow_none=True)
 
 
+class UpdatePlan(Schema):
+    budget = fields.Dict(metadata={"description": "{before, after}: {total, currency, dailyCap, pacing}."})
+    mediaBuys = fields.List(fields.Dict(), metadata={
+        "description": "Each buy named or changed: {mediaBuyId, salesAgentId, action, status {before, after}, "
+                       "optimizationGoals {before, after, changed}, packages [{packageId, productId, budget, "
+                       "pacing, status — each {before, after}}] (changed ones)}. A delete of a live buy shows "
+                       "the cancel its agent would get; the archive follows the agent's acceptance."})
+    cascades = fields.List(fields.Dict(), metadata={
+        "description": "{kind, requests: [{mediaBuyId, salesAgentId, task, request}]}: what each agent would receive."})
+
+
 class UpdateAnswer(Schema):
     campaignId = fields.String(required=True)
     status = fields.String(required=True)
     success = fields.Boolean(required=True, metadata={"description": "Every change reached its agent."})
     mediaBuyResults = fields.List(fields.Nested(MediaBuyResult), required=True)
     cascades = fields.List(fields.Nested(CascadeSummary), required=True)
+    dryRun = fields.Boolean(metadata={"description": "true: a dry run — nothing changed, nothing sent."})
+    plan = fields.Nested(UpdatePlan, metadata={"description": "A dry run's plan."})
 
 
 class CampaignCascade(Schema):
@@ -220,8 +240,16 @@ def update_campaign(body: dict, campaign_id: str):
     (update — packages, creative_ids, optimization_goals —, cancel, or delete). Every rule is checked
     first: one answer names every bad entry and nothing changes. Then the local changes are made at
     once and each media buy's change is carried to its agent; mediaBuyResults says how each went.
-    An update to an ACTIVE media buy leaves it ACTIVE until its agent answers.
+    An update to an ACTIVE media buy leaves it ACTIVE until its agent answers. With dryRun: true,
+    the same checks and the plan of what would happen, with nothing changed or sent.
     """
+    if body.pop("dryRun", False):
+        try:
+            _act(actions.dry_run, campaign_id, body)
+        except actions.DryRun as done:  # raised inside the transaction: it rolled back
+            return {"campaignId": campaign_id, "status": done.plan.pop("campaignStatus"), "success": True,
+                    "dryRun": True, "mediaBuyResults": [], "cascades": [], "plan": done.plan}
+        raise AssertionError("a dry run always ends in DryRun")  # pragma: no cover
     started = _act(actions.update, campaign_id, body)
     found = _run(started.cascade_ids)
     results = list(actions.item_results(found).values()) + started.local_results

@@ -178,6 +178,13 @@ class Budget(Strict):
             raise ValidationError({"dailyCap": [error]})
 
 
+class BudgetChange(Budget):
+    """A budget on update: only `total` is required; what it does not name keeps its stored value."""
+
+    currency = fields.String(validate=FullMatch("[A-Z]{3}"),
+                             metadata={"description": "ISO 4217; omitted: the campaign's currency is kept."})
+
+
 class PacingPeriod(Strict):
     label = Text(required=True)
     startTime = Moment(required=True)

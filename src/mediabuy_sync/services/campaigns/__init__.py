@@ -7,10 +7,11 @@ Flask-free and SDK-free: the web calls these with a connection inside its transa
 
 from .cascades import error_message, item_results, start, wait
 from .common import Rejected, Started
+from .dry_run import DryRun, dry_run
 from .execute import execute, webhook_url
 from .frequency_caps import set_advertiser_caps
 from .pause import pause, reactivate
 from .update import update
 
-__all__ = ["Rejected", "Started", "error_message", "execute", "item_results", "pause", "reactivate",
+__all__ = ["DryRun", "Rejected", "Started", "dry_run", "error_message", "execute", "item_results", "pause", "reactivate",
            "set_advertiser_caps", "start", "update", "wait", "webhook_url"]

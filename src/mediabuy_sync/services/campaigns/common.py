@@ -36,6 +36,8 @@ class Started:
     local_results: list[dict] = field(default_factory=list)
     # buys it could not send to their agent, and why: {mediaBuyId, salesAgentId, message}
     not_sent: list[dict] = field(default_factory=list)
+    # what each cascade carries: (its kind, its items) — what a dry run shows
+    planned: list[tuple[str, list]] = field(default_factory=list)
 
 
 def seller_accounts(conn: psycopg.Connection, state: CampaignState) -> dict[str, str | None]:

@@ -1,7 +1,8 @@
 """services: the three things a campaign update's mediaBuys[] can do to one media buy, each applied
 here and, for a buy its agent holds, gathered into the update_media_buy its agent receives:
 update (package budgets, pacing, bid prices, creative_ids, optimization_goals), cancel (the buy or
-some packages, at the agent) and delete (archive it here)."""
+some packages, at the agent) and delete (archive it here; a live buy's delete is a cancel at its
+agent, archived by the worker once accepted: update.py, services/cascade_jobs.py)."""
 
 from __future__ import annotations
 

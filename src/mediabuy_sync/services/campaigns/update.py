@@ -15,10 +15,9 @@ import psycopg
 
 from ...adcp import requests as adcp
 from ...domain import plans
-from ...domain.campaigns import UPDATABLE_FROM, action_error
+from ...domain.campaigns import CANCELABLE, UPDATABLE_FROM, action_error
 from ...domain.creatives import creative_ids_errors
 from ...domain.frequency_caps import merged_frequency_caps
-from ...domain.goals import goals_change_error
 from ...domain.packages import PackageStatus
 from ...domain.statuses import Status
 from ...store import campaigns, cascades, media_buys
@@ -30,9 +29,12 @@ from .common import (
 )
 from .media_buy_changes import AgentUpdates
 
+# The cancellation_reason a live buy's delete sends its agent.
+DELETE_REASON = "deleted by the buyer"
+
 # Fields that belong to one action only: given with another, the request is refused, not trimmed.
 ACTION_ONLY = {"creative_ids": "update", "packages": "update", "optimization_goals": "update",
-               "confirmOptimizationGoalsChange": "update", "packageIds": "cancel", "reason": "cancel"}
+               "packageIds": "cancel", "reason": "cancel"}
 
 
 def update(conn: psycopg.Connection, campaign_id: str, advertiser_id: str, body: dict) -> Started:
@@ -74,6 +76,11 @@ class UpdateRequest:
             formats = [p["formats"] for p in state.products]
             for i in plans.unplaceable_creatives((x["format"] for x in self.body["creatives"]), formats):
                 self._error(f"creatives.{i}.format", "No selected product accepts this format.")
+        new_budget = self.body.get("budget") or {}
+        if "total" in new_budget and "dailyCap" not in new_budget:  # the kept daily cap must fit the new total
+            why = plans.daily_cap_error(self.campaign["daily_cap"], new_budget["total"])
+            if why:
+                self._error("budget.total", why)
         seen: set[str] = set()
         for i, entry in enumerate(self.entries):
             path = f"mediaBuys.{i}"
@@ -111,11 +118,6 @@ class UpdateRequest:
         if "creative_ids" in entry:
             for message in creative_ids_errors(entry["creative_ids"], self.new_manifest, self.state.formats_of(buy)):
                 self._error(f"{path}.creative_ids", message)
-        if "optimization_goals" in entry:
-            current = buy["optimization_goals"] if buy["optimization_goals"] is not None else self.campaign["optimization_goals"]
-            why = goals_change_error(current, entry["optimization_goals"], entry.get("confirmOptimizationGoalsChange", False))
-            if why:
-                self._error(f"{path}.confirmOptimizationGoalsChange", why)
 
     def _ending(self) -> tuple[set[str], set[str]]:
         """Buys this request cancels or deletes, and packages it cancels: they no longer allocate."""
@@ -149,7 +151,13 @@ class UpdateRequest:
         deleted: set[str] = set()
         for entry in self.entries:
             buy = state.by_id[entry["mediaBuyId"]]
-            if entry["action"] == "delete":
+            if entry["action"] == "delete" and Status(buy["status"]) in CANCELABLE:
+                # live: canceled at its agent; the worker archives it once the agent accepted (the
+                # cascade's request names the delete: store/cascades.deletes_buy)
+                media_buy_changes.cancel(buy, {"reason": DELETE_REASON}, updates)
+                reasons.add("update")
+                deleted.add(buy["id"])
+            elif entry["action"] == "delete":
                 started.local_results.append(media_buy_changes.delete(conn, buy))
                 deleted.add(buy["id"])
             elif entry["action"] == "cancel":
@@ -180,11 +188,13 @@ class UpdateRequest:
         if items:
             kind = next(iter(reasons)) if len(reasons) == 1 else "update"
             started.cascade_ids.append(cascades.create(conn, c["id"], kind, items, _request_summary(body)))
+            started.planned.append((kind, items))
         if "creatives" in body:
             overridden = {e["mediaBuyId"] for e in self.entries if "creative_ids" in e}
             creative_items = creatives.sync_items(state, accounts, self.new_manifest, overridden, deleted)
             if creative_items:
                 started.cascade_ids.append(cascades.create(conn, c["id"], "creatives", creative_items))
+                started.planned.append(("creatives", creative_items))
         return started
 
     def _apply_budgets(self, conn: psycopg.Connection, package_budgets: dict[str, Decimal], updates: AgentUpdates,

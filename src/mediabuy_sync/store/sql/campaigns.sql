@@ -124,8 +124,8 @@ UPDATE campaigns
 SET name = coalesce(%(name)s, name),
     budget_total = coalesce(%(budget_total)s, budget_total),
     currency = coalesce(%(currency)s, currency),
-    daily_cap = CASE WHEN %(set_budget)s THEN %(daily_cap)s ELSE daily_cap END,
-    pacing = CASE WHEN %(set_budget)s THEN %(pacing)s ELSE pacing END,
+    daily_cap = CASE WHEN %(set_daily_cap)s THEN %(daily_cap)s ELSE daily_cap END,
+    pacing = CASE WHEN %(set_pacing)s THEN %(pacing)s ELSE pacing END,
     frequency_caps = coalesce(%(frequency_caps)s, frequency_caps),
     property_list = CASE WHEN %(set_property_list)s THEN %(property_list)s ELSE property_list END,
     updated_at = now()

@@ -143,3 +143,11 @@ LIMIT 1;
 SELECT DISTINCT i.media_buy_id
 FROM cascade_items i JOIN cascades c ON c.id = i.cascade_id
 WHERE c.campaign_id = %(campaign_id)s AND c.kind = 'execute' AND c.state = 'running' AND i.state = 'pending';
+
+-- name: deletes_buy
+-- Whether the buyer's request behind this cascade deletes this buy (a live buy's delete is carried as a
+-- cancel; the worker archives the buy once the agent accepted it).
+SELECT EXISTS (
+    SELECT 1 FROM cascades c, jsonb_array_elements(coalesce(c.request -> 'mediaBuys', '[]'::jsonb)) AS e
+    WHERE c.id = %(cascade_id)s AND e ->> 'mediaBuyId' = %(media_buy_id)s AND e ->> 'action' = 'delete'
+) AS deletes;

@@ -13,7 +13,7 @@ import requests
 
 from mediabuy_sync.store import agents
 from mediabuy_sync.store.db import transaction
-from support.sim import create_request, knobs, set_status_silently, start_simulator, stats
+from support.sim import create_request, set_status_silently, start_simulator, stats
 from support.stack import wait_until
 
 SECRET = "polling-tests-secret-0123456789abcdef"

@@ -11,7 +11,7 @@ from ..queue.publisher import publisher
 from ..services import agents
 from ..store.agents import ACCOUNT_MODES, AUTH_HEADERS
 from .auth import admin_blueprint
-from .errors import ApiError
+from .errors import ApiError, answer
 from .schemas import AGENT_ID_PATTERN, FullMatch, Strict, Text
 
 bp = admin_blueprint("admin_agents", __name__,
@@ -85,9 +85,11 @@ class SetBrand(Strict):
     domain = Text(253, required=True, metadata={"description": "The brand's domain, e.g. acme.example."})
 
 
-def _refused(exc: agents.AgentError) -> ApiError:
+@bp.errorhandler(agents.AgentError)
+def _refused(exc: agents.AgentError):
+    """Every view here lets the service's refusal rise: it answers as the error envelope."""
     code = {404: "NOT_FOUND", 409: "CONFLICT"}.get(exc.status, "VALIDATION_ERROR")
-    return ApiError(exc.status, code, exc.message, field=exc.field)
+    return answer(ApiError(exc.status, code, exc.message, field=exc.field))
 
 
 @bp.route("/agents", methods=["POST"])
@@ -101,14 +103,11 @@ def register(body: dict):
     How it signs its webhooks to us (a secret, shown once, or its JWKS, fetched now), and how we call
     it: our token at the seller and the header it goes in, and how the seller names accounts.
     """
-    try:
-        answer = agents.register(body["id"], body["endpoint"], name=body.get("name"), protocol=body["protocol"],
+    registered = agents.register(body["id"], body["endpoint"], name=body.get("name"), protocol=body["protocol"],
                                  scheme=body["scheme"], secret=body.get("secret"), jwks_uri=body.get("jwks_uri"),
                                  auth_token=body.get("auth_token"), auth_header=body["auth_header"],
                                  account_mode=body["account_mode"], hmac_compact_json=body["hmac_compact_json"])
-    except agents.AgentError as exc:
-        raise _refused(exc) from None
-    return answer, 201
+    return registered, 201
 
 
 @bp.route("/agents", methods=["GET"])
@@ -127,10 +126,7 @@ def set_auth(body: dict, agent_id: str):
 
     Replaces the one before (rotation); null sends none. Stored sealed, never shown or logged.
     """
-    try:
-        agents.set_auth(agent_id, body["auth_token"], body["auth_header"])
-    except agents.AgentError as exc:
-        raise _refused(exc) from None
+    agents.set_auth(agent_id, body["auth_token"], body["auth_header"])
 
 
 @bp.route("/agents/<id:agent_id>/accounts", methods=["GET"])
@@ -138,10 +134,7 @@ def set_auth(body: dict, agent_id: str):
 @bp.alt_response(404, "NOT_FOUND")
 def list_accounts(agent_id: str):
     """The seller's account id for each advertiser"""
-    try:
-        return agents.accounts(agent_id)
-    except agents.AgentError as exc:
-        raise _refused(exc) from None
+    return agents.accounts(agent_id)
 
 
 @bp.route("/agents/<id:agent_id>/accounts/discover", methods=["POST"])
@@ -154,10 +147,7 @@ def discover_accounts(agent_id: str):
     one where missing; else list_accounts), through a worker; answers the agent's accounts then. An
     operator's mapping is never replaced.
     """
-    try:
-        return agents.discover_accounts(agent_id, publisher, settings().status_query_deadline_seconds)
-    except agents.AgentError as exc:
-        raise _refused(exc) from None
+    return agents.discover_accounts(agent_id, publisher, settings().status_query_deadline_seconds)
 
 
 @bp.route("/agents/<id:agent_id>/accounts/<id:advertiser_id>", methods=["PUT"])
@@ -169,10 +159,7 @@ def set_account(body: dict, agent_id: str, advertiser_id: str):
 
     Every call for the advertiser's media buys at this seller sends it as `account`.
     """
-    try:
-        agents.set_account(agent_id, advertiser_id, body["account_id"])
-    except agents.AgentError as exc:
-        raise _refused(exc) from None
+    agents.set_account(agent_id, advertiser_id, body["account_id"])
 
 
 @bp.route("/agents/<id:agent_id>/accounts/<id:advertiser_id>", methods=["DELETE"])
@@ -189,7 +176,4 @@ def remove_account(agent_id: str, advertiser_id: str):
 @bp.response(204)
 def set_brand(body: dict, advertiser_id: str):
     """Set the brand an advertiser's media buys are for (create_media_buy's brand.domain)"""
-    try:
-        agents.set_brand(advertiser_id, body["domain"])
-    except agents.AgentError as exc:
-        raise _refused(exc) from None
+    agents.set_brand(advertiser_id, body["domain"])

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from ..services import credentials
 from .auth import admin_blueprint
-from .errors import ApiError
+from .errors import ApiError, answer
 
 bp = admin_blueprint("admin_credentials", __name__, description="Revoke agents' secrets and keys, and buyer API keys.")
 
@@ -27,8 +27,10 @@ class Revoked(Schema):
     revoked = fields.Boolean(required=True)
 
 
-def _not_found(exc: credentials.NotFound) -> ApiError:
-    return ApiError(404, "NOT_FOUND", str(exc))
+@bp.errorhandler(credentials.NotFound)
+def _not_found(exc: credentials.NotFound):
+    """Every view here lets the service's NotFound rise: it answers 404 in the error envelope."""
+    return answer(ApiError(404, "NOT_FOUND", str(exc)))
 
 
 @bp.route("/agents/<id:agent_id>/credentials", methods=["GET"])
@@ -36,10 +38,7 @@ def _not_found(exc: credentials.NotFound) -> ApiError:
 @bp.alt_response(404, "NOT_FOUND")
 def list_credentials(agent_id: str):
     """An agent's webhook credentials (never the secrets themselves)"""
-    try:
-        return credentials.list_for(agent_id)
-    except credentials.NotFound as exc:
-        raise _not_found(exc) from None
+    return credentials.list_for(agent_id)
 
 
 @bp.route("/agents/<id:agent_id>/credentials/<int:credential_id>/retire", methods=["POST"])
@@ -50,10 +49,7 @@ def retire_secret(agent_id: str, credential_id: int):
 
     Every web process refuses it from the moment this answers.
     """
-    try:
-        credentials.retire_secret(agent_id, credential_id)
-    except credentials.NotFound as exc:
-        raise _not_found(exc) from None
+    credentials.retire_secret(agent_id, credential_id)
     return {"revoked": True}
 
 
@@ -65,10 +61,7 @@ def retire_key(agent_id: str, key_id: str):
 
     Webhooks signed with it answer 401 webhook_signature_key_revoked, even if the agent's JWKS still lists it.
     """
-    try:
-        credentials.retire_key(agent_id, key_id)
-    except credentials.NotFound as exc:
-        raise _not_found(exc) from None
+    credentials.retire_key(agent_id, key_id)
     return {"revoked": True}
 
 
@@ -77,8 +70,5 @@ def retire_key(agent_id: str, key_id: str):
 @bp.alt_response(404, "NOT_FOUND")
 def revoke_api_key(key_id: str):
     """Revoke a buyer API key, at once"""
-    try:
-        credentials.revoke_api_key(key_id)
-    except credentials.NotFound as exc:
-        raise _not_found(exc) from None
+    credentials.revoke_api_key(key_id)
     return {"revoked": True}

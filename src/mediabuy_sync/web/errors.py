@@ -127,9 +127,13 @@ def http_error(exc: HTTPException):
     return jsonify(body), status, headers
 
 
-def _api_error(exc: ApiError):
+def answer(exc: ApiError):
+    """The response for an ApiError (blueprints' own error handlers answer with it too)."""
     status, body, headers = api_error_parts(exc)
     return jsonify(body), status, headers
+
+
+_api_error = answer
 
 
 def register(app: Flask) -> None:

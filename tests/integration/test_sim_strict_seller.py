@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ import pytest
 import requests
 
 from mediabuy_sync.sim.config import PROFILES, ConfigError, build_settings
+from support.sim import run_simulator
 from support.stack import Process, free_ports, wait_until
 
 BIN = Path(sys.executable).parent
@@ -115,13 +115,7 @@ def start(tmp_dir: Path, port: int, name: str) -> Process:
     config = {"seed": 5, "defaults": FAST, "agents": [{
         "id": "sim_strict", "port": port, "profile": "strict-seller", "auth_tokens": [TOKEN],
         "accounts": [{"account_id": ACCOUNT, "brand": {"domain": "acme.example"}}]}]}
-    path = tmp_dir / f"{name}.json"
-    path.write_text(json.dumps(config))
-    proc = Process(name, [str(BIN / "mediabuy-sync"), "simulate-agent", "--config", str(path)],
-                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    wait_until(lambda: "ready:" in proc.log() or proc.popen.poll() is not None, 120, 0.2, "the simulator")
-    assert proc.popen.poll() is None, proc.log()[-3000:]
-    return proc
+    return run_simulator(tmp_dir, config, name)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ takes calls without a token; accounts are given in the create request as the sel
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -22,7 +21,7 @@ import requests
 from mediabuy_sync.queue.names import POLL_AGENTS, QUEUE
 from mediabuy_sync.store import agents
 from mediabuy_sync.store.db import transaction
-from support.sim import FAST, set_status_silently, start_simulator
+from support.sim import FAST, run_simulator, set_status_silently, start_simulator
 from support.stack import Process, free_ports, start_web, start_worker, wait_until
 
 BIN = Path(sys.executable).parent
@@ -114,13 +113,7 @@ def test_polling_converges_against_a_seller_whose_reads_lack_revision_and_counts
 
 def start_seller(tmp_path: Path, port: int, name: str) -> Process:
     config = {"seed": 3, "defaults": FAST, "agents": [{"id": "sims_restart", "port": port, **STRICT}]}
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(config))
-    proc = Process(name, [str(BIN / "mediabuy-sync"), "simulate-agent", "--config", str(path)],
-                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    wait_until(lambda: "ready:" in proc.log() or proc.popen.poll() is not None, 120, 0.2, "the simulator")
-    assert proc.popen.poll() is None, proc.log()[-3000:]
-    return proc
+    return run_simulator(tmp_path, config, name)
 
 
 @pytest.fixture

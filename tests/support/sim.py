@@ -27,16 +27,21 @@ FAST = {
 def start_simulator(tmp_dir: Path, agents: dict[str, dict], name: str = "simulator") -> SimpleNamespace:
     """agents: {agent id: its settings ({"faults": …, "timings": …})}; returns the process and base URLs."""
     ports = dict(zip(agents, free_ports(len(agents))))
-    config = {"seed": 3, "defaults": FAST,
-              "agents": [{"id": a, "port": ports[a], **settings} for a, settings in agents.items()]}
+    proc = run_simulator(tmp_dir, {"seed": 3, "defaults": FAST, "agents": [
+        {"id": a, "port": ports[a], **settings} for a, settings in agents.items()]}, name)
+    base = {a: f"http://127.0.0.1:{p}" for a, p in ports.items()}
+    return SimpleNamespace(proc=proc, base=base, mcp={a: f"{b}/mcp" for a, b in base.items()})
+
+
+def run_simulator(tmp_dir: Path, config: dict, name: str) -> Process:
+    """`mediabuy-sync simulate-agent` with this config (ports chosen by the caller), once it is ready."""
     path = tmp_dir / f"{name}.json"
     path.write_text(json.dumps(config))
     proc = Process(name, [str(BIN / "mediabuy-sync"), "simulate-agent", "--config", str(path)],
                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
     wait_until(lambda: "ready:" in proc.log() or proc.popen.poll() is not None, 120, 0.2, "the simulator")
     assert proc.popen.poll() is None, proc.log()[-3000:]
-    base = {a: f"http://127.0.0.1:{p}" for a, p in ports.items()}
-    return SimpleNamespace(proc=proc, base=base, mcp={a: f"{b}/mcp" for a, b in base.items()})
+    return proc
 
 
 def stats(sim, agent_id: str) -> dict:

@@ -35,6 +35,8 @@ class Settings:
     broker_socket_timeout_seconds: float
     inbox_stale_after_seconds: float
     inbox_sweep_interval_seconds: float
+    inbox_watch_interval_seconds: float
+    inbox_watch_after_seconds: float
     rollup_sweep_interval_seconds: float
     ingest_max_attempts: int
     ingest_batch_size: int
@@ -95,6 +97,8 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("broker_socket_timeout_seconds", "MEDIABUY_BROKER_SOCKET_TIMEOUT_SECONDS", "0.5", "Socket timeouts towards Redis: the web's enqueues and drain requests, the coalescing keys and poll in-flight marks, and the Redis checks of /readyz and /metrics. A failed enqueue is made good by the next webhook's drain or by the inbox sweeper. Raise it only for a Redis that is far away (many milliseconds per round trip)."),
     ("inbox_stale_after_seconds", "MEDIABUY_INBOX_STALE_AFTER_SECONDS", "60", "A received event not processed after this long is enqueued again by the sweeper."),
     ("inbox_sweep_interval_seconds", "MEDIABUY_INBOX_SWEEP_INTERVAL_SECONDS", "30", "How often beat runs the inbox sweeper."),
+    ("inbox_watch_interval_seconds", "MEDIABUY_INBOX_WATCH_INTERVAL_SECONDS", "2", "How often beat checks that the inbox's oldest waiting event has a drain coming: a cheap check (one indexed row, one Redis key) that heals a lost drain within seconds — a broker restarted empty, an outage that swallowed the web's enqueues — where the sweeper would take a minute or more."),
+    ("inbox_watch_after_seconds", "MEDIABUY_INBOX_WATCH_AFTER_SECONDS", "5", "An event waiting this long with no drain queued gets one from the inbox watch (MEDIABUY_INBOX_WATCH_INTERVAL_SECONDS). Below it, the web's own drain request is trusted."),
     ("rollup_sweep_interval_seconds", "MEDIABUY_ROLLUP_SWEEP_INTERVAL_SECONDS", "30", "How often beat recomputes campaigns whose rollup fell behind."),
     ("ingest_max_attempts", "MEDIABUY_INGEST_MAX_ATTEMPTS", "5", "Attempts at processing one webhook event before it is marked dead."),
     ("ingest_batch_size", "MEDIABUY_INGEST_BATCH_SIZE", "100", "Most webhook events a worker applies in one transaction (one inbox drain). Larger batches cost fewer commits; each holds its buys' row locks until it commits."),

@@ -109,6 +109,11 @@ STATUS_TRANSITIONS = Counter(
     ["from_status", "to_status", "source"],
 )
 EVENTS_DEAD = Counter("mediabuy_events_dead", "Webhook events marked dead after their last attempt.")
+DRAINS_REQUEUED = Counter(
+    "mediabuy_inbox_drains_requeued",
+    "Inbox drains queued by beat's inbox watch because events waited with none queued (a lost enqueue, "
+    "or a broker that lost its data).",
+)
 POLL_CALLS = Counter(
     "mediabuy_poll_calls",
     "get_media_buys calls to agents, by agent and outcome (ok, or the error kind).",

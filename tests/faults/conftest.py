@@ -56,7 +56,8 @@ def fault_stack(stack):
     for proc in paused:
         signal_group(proc, signal.SIGSTOP)
     # "started": every process of the fault stack, the ones a test starts later too (stopped at the end)
-    state = {"env": env, "pg": pg, "redis": redis, "started": []}
+    # "stack_redis_url": the Redis behind the proxy, for a test that changes what it holds
+    state = {"env": env, "pg": pg, "redis": redis, "started": [], "stack_redis_url": stack["env"]["REDIS_URL"]}
     try:
         state["worker"] = start_worker(env, name="worker-faults")
         state["started"].append(state["worker"])

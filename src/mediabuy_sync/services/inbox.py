@@ -100,6 +100,28 @@ def sweep(publisher) -> int:
     return len(event_ids)
 
 
+def watch(publisher) -> bool:
+    """Beat's inbox watch: the oldest waiting event has waited MEDIABUY_INBOX_WATCH_AFTER_SECONDS
+    and no drain is queued → queue one; True if this call did. A drain takes the oldest events a
+    batch at a time and queues the next while its batch is full, so one drain empties a backlog.
+
+    What it heals: the drains a broker lost with its data (Redis restarted empty, a failover) or
+    never got (the web's enqueues during an outage). The sweeper heals those too, but only once events
+    are MEDIABUY_INBOX_STALE_AFTER_SECONDS old and ~1,000 a period: 3,000 events waited 93–117 s after
+    Redis came back empty (issue 18). The drain key is set with NX (coalesce.request_drain), so a
+    drain already queued is not doubled, and two beats sending the watch cost nothing more."""
+    with transaction() as conn:
+        age = inbox.oldest_waiting_age(conn)
+    if age is None or age < settings().inbox_watch_after_seconds:
+        return False
+    queued = coalesce.request_drain(publisher)
+    if queued:
+        log.warning("inbox: events waiting %.0f s with no drain queued (a lost enqueue, or the broker lost its data):"
+                    " drain queued", age)
+        metrics.DRAINS_REQUEUED.inc()
+    return queued
+
+
 def replay(event_ids: list[int], publisher) -> list[int]:
     """Dead events back to received, and enqueued; returns those that were dead. An enqueue that
     fails leaves them received: the inbox sweeper enqueues them."""

@@ -94,6 +94,11 @@ def record_failure(conn: psycopg.Connection, event_id: int, error: str, max_atte
     return conn.execute(Q["record_failure"], params).fetchone()
 
 
+def oldest_waiting_age(conn: psycopg.Connection) -> float | None:
+    row = conn.execute(Q["oldest_waiting_age"]).fetchone()
+    return row["age"] if row else None
+
+
 def claim_stale(conn: psycopg.Connection, stale_after: float, limit: int = 1000) -> list[int]:
     rows = conn.execute(Q["claim_stale_received"], {"stale_after": stale_after, "limit": limit}).fetchall()
     return [row["id"] for row in rows]

@@ -15,6 +15,8 @@ from .schedule import beat_schedule
 
 celery_app = make_celery(include=("mediabuy_sync.worker.tasks",))
 celery_app.conf.beat_schedule = beat_schedule(settings())
+# back on a lost broker within a second of its return (worker/consumer.py)
+celery_app.conf.worker_consumer = "mediabuy_sync.worker.consumer:Consumer"
 
 
 @worker_init.connect

@@ -15,7 +15,7 @@ from ..domain.cascades import retry_countdown
 from ..domain.inbox import retry_countdown as event_retry_countdown
 from ..queue.names import (
     DISCOVER_ACCOUNTS, DRAIN, INGEST, POLL_AGENT, POLL_AGENTS, PURGE_NONCES, RECOMPUTE, REFRESH_PRODUCTS, RUN_CASCADE_AGENT, RUN_SYNC,
-    SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS,
+    SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS, WATCH_INBOX,
 )
 from ..services import inbox, poll_sweep, products, resync, rollups, webhook_intake
 from ..services.campaigns import cascades as campaign_cascades
@@ -51,6 +51,11 @@ def ingest(self, event_id: int) -> None:
 @shared_task(name=SWEEP_INBOX)
 def sweep_inbox() -> int:
     return inbox.sweep(celery_app)
+
+
+@shared_task(name=WATCH_INBOX)
+def watch_inbox() -> bool:
+    return inbox.watch(celery_app)
 
 
 @shared_task(name=PURGE_NONCES)

@@ -68,6 +68,15 @@ SET attempts = attempts + 1, last_attempt_at = now(), last_error = %(error)s,
 WHERE id = %(event_id)s AND state = 'received'
 RETURNING attempts, state;
 
+-- name: oldest_waiting_age
+-- How long the oldest event a drain would take has waited (seconds), or no row: the first row of the
+-- partial index webhook_events_received, so as cheap with a year of history as with none.
+SELECT extract(epoch FROM now() - received_at)::float AS age
+FROM webhook_events
+WHERE state = 'received' AND attempts = 0
+ORDER BY received_at
+LIMIT 1;
+
 -- name: claim_stale_received
 -- Events whose enqueue was lost (broker down, worker gone): enqueue them again. The wait before the
 -- next re-enqueue doubles (at least stale_after, else as long as the event had waited when last

@@ -6,7 +6,7 @@ Each job claims its turn in PostgreSQL (store/periodic.py), so two beats still r
 from __future__ import annotations
 
 from ..config import Settings
-from ..queue.names import PURGE_NONCES, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS
+from ..queue.names import PURGE_NONCES, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_NOTIFICATIONS, SWEEP_POLLS, SWEEP_ROLLUPS
 
 
 def beat_schedule(s: Settings) -> dict[str, dict]:
@@ -16,4 +16,5 @@ def beat_schedule(s: Settings) -> dict[str, dict]:
         "sweep-polls": {"task": SWEEP_POLLS, "schedule": s.poll_sweep_interval_seconds},
         "purge-nonces": {"task": PURGE_NONCES, "schedule": s.nonce_purge_interval_seconds},
         "sweep-cascades": {"task": SWEEP_CASCADES, "schedule": s.inbox_sweep_interval_seconds},
+        "sweep-notifications": {"task": SWEEP_NOTIFICATIONS, "schedule": s.notify_sweep_interval_seconds},
     }

@@ -36,6 +36,11 @@ def _emit(conn: psycopg.Connection, campaign_id: str, event_type: EventType, pay
     return notifications.emit(conn, campaign_id, event_type.value, {"campaignId": campaign_id, **payload})
 
 
+def wake_after_commit() -> None:
+    """A delivery task once the caller's transaction commits (e.g. after a replay)."""
+    after_commit_once(_wake_delivery)
+
+
 def wake_if_written(emitted: psycopg.Cursor) -> None:
     """Once the emit's rows can be read (after a pipeline's last read): if it wrote deliveries, a
     delivery task after the commit — one per transaction, none when nobody subscribed."""

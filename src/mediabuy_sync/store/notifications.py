@@ -71,14 +71,14 @@ def disable_subscription(conn: psycopg.Connection, subscription_id: str, reason:
 
 def list_deliveries(conn: psycopg.Connection, subscription_id: str, limit: int, before: int | None,
                     state: str | None) -> list[dict]:
-    """A page of the subscription's deliveries, newest first, each with its attempts (oldest first)."""
+    """A page of the subscription's deliveries, newest first, each with its attempts (oldest first) under "attempt_log"."""
     rows = conn.execute(Q["list_deliveries"], {"subscription_id": subscription_id, "limit": limit,
                                                "before": before, "state": state}).fetchall()
     attempts: dict[int, list[dict]] = {}
     if rows:
         for attempt in conn.execute(Q["attempts_of"], {"delivery_ids": [row["id"] for row in rows]}):
             attempts.setdefault(attempt.pop("delivery_id"), []).append(attempt)
-    return [{**row, "attempts": attempts.get(row["id"], [])} for row in rows]
+    return [{**row, "attempt_log": attempts.get(row["id"], [])} for row in rows]
 
 
 def replay(conn: psycopg.Connection, subscription_id: str, delivery_ids: list[int]) -> list[int]:

@@ -17,6 +17,7 @@ import requests
 from mediabuy_sync.domain.reports import StatusReport
 from mediabuy_sync.domain.statuses import Status
 from mediabuy_sync.services.status_path import apply_report
+from mediabuy_sync.store import secretbox
 from mediabuy_sync.store.db import transaction
 from support.stack import Process, free_port, wait_until
 from support.webhooks import at, task_payload
@@ -246,6 +247,10 @@ def test_subscriptions_refuse_bad_input_and_other_advertisers(receiver, buyer, d
     assert other.get(path).status_code == 403
     assert db("SELECT count(*) AS n FROM notification_subscriptions")[0]["n"] == before
     created = client.post(path, json={"url": "https://x.example/"}).json()["data"]
+    # stored sealed: the secret is nowhere in the row, and opens with the secrets key
+    [row] = db("SELECT secret_sealed, s::text AS whole FROM notification_subscriptions s WHERE id = %s", (created["id"],))
+    assert created["secret"] not in row["whole"] and created["secret"].removeprefix("whsec_") not in row["whole"]
+    assert secretbox.open_sealed(row["secret_sealed"]) == created["secret"]
     assert client.request("DELETE", f"{path}/{created['id']}").status_code == 204
     assert client.get(f"{path}/{created['id']}").status_code == 404
     assert client.request("DELETE", f"{path}/{created['id']}").status_code == 404

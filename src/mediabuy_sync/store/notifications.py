@@ -110,3 +110,12 @@ def claim_unhealthy(conn: psycopg.Connection, threshold_seconds: float, limit: i
 
 def purge_events(conn: psycopg.Connection, older_than_seconds: float, limit: int = 1000) -> int:
     return conn.execute(Q["purge_events"], {"older_than": older_than_seconds, "limit": limit}).rowcount
+
+
+def reseal_secrets(conn: psycopg.Connection) -> int:
+    """Seal every subscription's secret again with the first key of MEDIABUY_SECRETS_KEY (key rotation,
+    with the agents' secrets: `mediabuy-sync secrets rotate`); returns how many."""
+    rows = conn.execute(Q["sealed_secrets"]).fetchall()
+    for row in rows:
+        conn.execute(Q["store_sealed"], {"id": row["id"], "secret_sealed": secretbox.reseal(row["secret_sealed"])})
+    return len(rows)

@@ -148,3 +148,9 @@ DELETE FROM notification_events WHERE id IN (
       AND NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.event_id = e.id AND d.state = 'pending')
     ORDER BY e.created_at LIMIT %(limit)s
 );
+
+-- name: sealed_secrets
+SELECT id, secret_sealed FROM notification_subscriptions ORDER BY id FOR UPDATE;
+
+-- name: store_sealed
+UPDATE notification_subscriptions SET secret_sealed = %(secret_sealed)s WHERE id = %(id)s;

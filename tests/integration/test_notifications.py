@@ -254,3 +254,48 @@ def test_subscriptions_refuse_bad_input_and_other_advertisers(receiver, buyer, d
     assert client.request("DELETE", f"{path}/{created['id']}").status_code == 204
     assert client.get(f"{path}/{created['id']}").status_code == 404
     assert client.request("DELETE", f"{path}/{created['id']}").status_code == 404
+
+
+def test_a_dead_event_makes_its_campaign_unhealthy(receiver, make_agent, make_campaign, buyer, db):
+    """A poison event (stored by an older, looser version, say) fails every attempt and is dead: the
+    campaign of the buy it names is notified unhealthy, in the transaction that marks it dead."""
+    from mediabuy_sync.queue.names import INGEST
+    from mediabuy_sync.worker.app import celery_app
+
+    client = buyer()
+    sub = Subscriber(client, receiver, "dead", ["campaign.unhealthy"])
+    agent = make_agent()
+    campaign_id, _ = make_campaign([(agent, "sa_n7", "PENDING_APPROVAL")], advertiser_id=client.advertiser_id)
+    good = task_payload("sa_n7", "active", timestamp=at(1))
+    poison = {k: v for k, v in good.items() if k != "status"}  # not valid ADCP
+    [row] = db("INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body) VALUES (%s, %s, %s, %s) "
+               "RETURNING id", (agent.agent_id, good["idempotency_key"], good["task_type"], json.dumps(poison)))
+    celery_app.send_task(INGEST, args=[row["id"]])
+
+    wait_until(lambda: sub.received("campaign.unhealthy"), 40, 0.2, "unhealthy after the dead event")
+    [got] = sub.received()
+    data = got["json"]["data"]
+    assert got["verified"]
+    assert (data["campaignId"], data["reason"], data["agentId"], data["eventId"], data["attempts"]) == (
+        campaign_id, "dead_event", agent.agent_id, row["id"], 3)
+    assert "ValidationError" in data["error"]
+
+
+def test_an_unreachable_agent_makes_the_campaign_unhealthy_once(receiver, make_agent, make_campaign, buyer):
+    """A pause the agent never receives (nobody listens at its endpoint): once the cascade gives up on
+    its buys, one campaign.unhealthy (reason agent_unreachable) however many buys failed."""
+    client = buyer()
+    sub = Subscriber(client, receiver, "unreachable", ["campaign.unhealthy"])
+    agent = make_agent()  # registered at http://127.0.0.1:9/mcp
+    campaign_id, _ = make_campaign([(agent, "sa_n8a", "ACTIVE"), (agent, "sa_n8b", "ACTIVE")],
+                                   advertiser_id=client.advertiser_id)
+
+    answer = client.post(f"/campaigns/{campaign_id}/pause", timeout=60)
+    assert answer.status_code == 200, answer.text
+
+    wait_until(lambda: sub.received("campaign.unhealthy"), 60, 0.2, "unhealthy after the cascade gave up")
+    time.sleep(2)  # the other buy's failure, and two sweeps: still one notification
+    [got] = sub.received()
+    data = got["json"]["data"]
+    assert (data["campaignId"], data["reason"], data["agentId"], data["errorKind"]) == (
+        campaign_id, "agent_unreachable", agent.agent_id, "unreachable")

@@ -39,12 +39,14 @@ def delete_subscription(conn: psycopg.Connection, advertiser_id: str, subscripti
     return conn.execute(Q["delete_subscription"], {"id": subscription_id, "advertiser_id": advertiser_id}).fetchone() is not None
 
 
-def emit(conn: psycopg.Connection, campaign_id: str, event_type: str, payload: dict) -> psycopg.Cursor:
+def emit(conn: psycopg.Connection, campaign_id: str, event_type: str, payload: dict,
+         dedupe_key: str | None = None) -> psycopg.Cursor:
     """Write an event about the campaign and its deliveries, in the caller's transaction; nothing when
     no active subscription of its advertiser wants the type. Returns the cursor of the deliveries'
     ids, not read here (pipeline-safe): the caller reads it when it may."""
     return conn.execute(Q["emit"], {"campaign_id": campaign_id, "event_type": event_type,
-                             "event_id": "msg_" + secrets.token_hex(12), "payload": Jsonb(payload)})
+                             "event_id": "msg_" + secrets.token_hex(12), "payload": Jsonb(payload),
+                             "dedupe_key": dedupe_key})
 
 
 def claim_due(conn: psycopg.Connection, limit: int, lease_seconds: float) -> list[dict]:
@@ -119,3 +121,14 @@ def reseal_secrets(conn: psycopg.Connection) -> int:
     for row in rows:
         conn.execute(Q["store_sealed"], {"id": row["id"], "secret_sealed": secretbox.reseal(row["secret_sealed"])})
     return len(rows)
+
+
+def dead_event(conn: psycopg.Connection, event_id: int) -> dict | None:
+    return conn.execute(Q["dead_event"], {"event_id": event_id}).fetchone()
+
+
+def campaigns_of_reports(conn: psycopg.Connection, agent_id: str, adcp_media_buy_ids: list[str],
+                         operation_ids: list[str], task_ids: list[str]) -> list[str]:
+    return [row["campaign_id"] for row in conn.execute(Q["campaigns_of_reports"], {
+        "agent_id": agent_id, "adcp_media_buy_ids": adcp_media_buy_ids, "operation_ids": operation_ids,
+        "task_ids": task_ids})]

@@ -25,9 +25,12 @@ CREATE TABLE notification_events (
                                                       'campaign.unhealthy', 'campaign.healthy')),
     campaign_id   text NOT NULL,
     payload       jsonb NOT NULL,
+    -- an alert raised from many places at once (each failed item of one cascade) is sent once
+    dedupe_key    text,
     created_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX notification_events_created ON notification_events (created_at);
+CREATE UNIQUE INDEX notification_events_dedupe ON notification_events (dedupe_key) WHERE dedupe_key IS NOT NULL;
 
 CREATE TABLE notification_deliveries (
     id              bigserial PRIMARY KEY,

@@ -19,7 +19,7 @@ DELETE FROM notification_subscriptions WHERE id = %(id)s AND advertiser_id = %(a
 
 -- name: emit
 -- The outbox: an event about a campaign and one delivery per active subscription of its advertiser
--- that wants this type — in the caller's transaction, so it commits (or rolls back) with the change.
+-- that wants this type (none when an event with the same dedupe_key was written already) — in the caller's transaction, so it commits (or rolls back) with the change.
 -- Nothing is written when nobody subscribed. One statement, whose rows (the deliveries) may be read
 -- later: it runs inside the inbox drain's pipeline too.
 WITH target AS (
@@ -28,10 +28,11 @@ WITH target AS (
     SELECT s.id FROM notification_subscriptions s JOIN target t ON s.advertiser_id = t.advertiser_id
     WHERE s.state = 'active' AND %(event_type)s = ANY (s.event_types)
 ), event AS (
-    INSERT INTO notification_events (id, advertiser_id, event_type, campaign_id, payload)
+    INSERT INTO notification_events (id, advertiser_id, event_type, campaign_id, payload, dedupe_key)
     SELECT %(event_id)s, t.advertiser_id, %(event_type)s, t.campaign_id,
-           jsonb_build_object('advertiserId', t.advertiser_id) || %(payload)s::jsonb
+           jsonb_build_object('advertiserId', t.advertiser_id) || %(payload)s::jsonb, %(dedupe_key)s::text
     FROM target t WHERE EXISTS (SELECT 1 FROM subs)
+    ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
     RETURNING id
 )
 INSERT INTO notification_deliveries (event_id, subscription_id)
@@ -154,3 +155,13 @@ SELECT id, secret_sealed FROM notification_subscriptions ORDER BY id FOR UPDATE;
 
 -- name: store_sealed
 UPDATE notification_subscriptions SET secret_sealed = %(secret_sealed)s WHERE id = %(id)s;
+
+-- name: dead_event
+SELECT id, agent_id, raw_body, last_error, attempts FROM webhook_events WHERE id = %(event_id)s;
+
+-- name: campaigns_of_reports
+-- The campaigns of the buys some reports name, among the agent's buys only (as the status path matches them).
+SELECT DISTINCT campaign_id FROM media_buys
+WHERE sales_agent_id = %(agent_id)s
+  AND (adcp_media_buy_id = ANY (%(adcp_media_buy_ids)s) OR id = ANY (%(operation_ids)s) OR adcp_task_id = ANY (%(task_ids)s))
+ORDER BY campaign_id;

@@ -80,10 +80,14 @@ def test_a_status_change_reaches_the_receiver_signed_and_verifiable(receiver, ma
     agent = make_agent()
     campaign_id, (buy_id,) = make_campaign([(agent, "sa_n1", "PENDING_APPROVAL")], advertiser_id=client.advertiser_id)
 
+    sent_at = time.time()
     assert agent.post(task_payload("sa_n1", "active", timestamp=at(10))).status_code == 202
 
     wait_until(lambda: sub.received("campaign.status_changed") and sub.received("media_buy.status_changed"),
                what="both notifications")
+    # the agent's webhook to the buyer's receiver: the wake-up after the commit, not the sweep
+    print(f"\nnotification latency: media_buy {sub.received('media_buy.status_changed')[0]['at'] - sent_at:.3f} s, "
+          f"campaign {sub.received('campaign.status_changed')[0]['at'] - sent_at:.3f} s")
     [campaign_event] = sub.received("campaign.status_changed")
     [buy_event] = sub.received("media_buy.status_changed")
     assert campaign_event["verified"] and buy_event["verified"]

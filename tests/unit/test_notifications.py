@@ -10,8 +10,11 @@ import json
 import random
 from datetime import datetime, timezone
 
+import pytest
+
 from mediabuy_sync.domain.notifications import gives_up, retry_delay
 from mediabuy_sync.services.notification_delivery import body_of, signed_headers
+from mediabuy_sync.services.webhook_subscriptions import new_secret, url_problem
 
 # https://www.standardwebhooks.com/ — the specification's test vector
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -56,3 +59,28 @@ def test_a_delivery_gives_up_after_its_attempts_or_its_window():
     assert not gives_up(3, 60, max_attempts=20, max_age_seconds=86400)
     assert gives_up(20, 60, max_attempts=20, max_age_seconds=86400)
     assert gives_up(2, 86400, max_attempts=20, max_age_seconds=86400)
+
+
+@pytest.mark.parametrize("url, refused", [
+    ("https://hooks.buyer.example/mediabuy", False),
+    ("https://hooks.buyer.example:8443/x?y=1", False),
+    ("http://127.0.0.1:8080/hooks", False),
+    ("http://[::1]:8080/hooks", False),
+    ("http://localhost/hooks", False),
+    ("http://hooks.buyer.example/mediabuy", True),  # in clear
+    ("ftp://hooks.buyer.example/", True),
+    ("https:///no-host", True),
+    ("hooks.buyer.example/mediabuy", True),
+    ("https://user:secret@hooks.buyer.example/", True),
+    ("https://hooks.buyer.example/#frag", True),
+    ("https://hooks.buyer.example:99999/", True),
+    ("https://hooks.buyer.example/a b", True),
+])
+def test_receiver_urls_are_https_but_for_this_machine(url, refused):
+    assert (url_problem(url) is not None) == refused
+
+
+def test_secrets_are_standard_webhooks_secrets():
+    secret = new_secret()
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
+    assert new_secret() != secret

@@ -139,6 +139,7 @@ def sweep(publisher) -> int:
             return 0
         unhealthy = outbox.sweep_health(conn)
         notifications.purge_events(conn, s.notify_retention_days * 86400)
+        notifications.cancel_stray(conn)
         due = notifications.any_due(conn)
     if due:
         publisher.send_task(DELIVER_NOTIFICATIONS)

@@ -95,6 +95,10 @@ def replayable_between(conn: psycopg.Connection, subscription_id: str, since: da
         "subscription_id": subscription_id, "since": since, "until": until, "states": states, "limit": limit})]
 
 
+def cancel_stray(conn: psycopg.Connection) -> int:
+    return conn.execute(Q["cancel_stray"]).rowcount
+
+
 def any_due(conn: psycopg.Connection) -> bool:
     return conn.execute(Q["any_due"]).fetchone()["due"]
 

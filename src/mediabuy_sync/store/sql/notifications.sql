@@ -165,3 +165,10 @@ SELECT DISTINCT campaign_id FROM media_buys
 WHERE sales_agent_id = %(agent_id)s
   AND (adcp_media_buy_id = ANY (%(adcp_media_buy_ids)s) OR id = ANY (%(operation_ids)s) OR adcp_task_id = ANY (%(task_ids)s))
 ORDER BY campaign_id;
+
+-- name: cancel_stray
+-- A delivery made for a subscription while its 410 was being recorded (the fan-out read it active just
+-- before the disable committed) would stay pending and due for ever: canceled here, by the sweep.
+UPDATE notification_deliveries d SET state = 'canceled', last_error = s.disabled_reason, updated_at = now()
+FROM notification_subscriptions s
+WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND s.id = d.subscription_id AND s.state = 'disabled';

@@ -5,6 +5,7 @@ the changes come as signed agent webhooks through the real web, worker and beat.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -110,7 +111,17 @@ def test_a_status_change_reaches_the_receiver_signed_and_verifiable(receiver, ma
     assert deliveries[buy_event["id"]]["eventType"] == "media_buy.status_changed"
 
 
-def test_a_failing_receiver_gets_it_after_retries_with_the_attempts_visible(receiver, make_agent, make_campaign, buyer):
+def _attempts_counted(stack) -> dict[str, float]:
+    """The workers' mediabuy_notification_attempts_total, by outcome."""
+    port = stack["metrics_ports"]["MEDIABUY_WORKER_METRICS_PORT"]
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r'^mediabuy_notification_attempts_total\{outcome="(\w+)"\} (\S+)$', text, re.M)}
+
+
+def test_a_failing_receiver_gets_it_after_retries_with_the_attempts_visible(receiver, make_agent, make_campaign, buyer,
+                                                                           stack):
+    counted = _attempts_counted(stack)
     client = buyer()
     sub = Subscriber(client, receiver, "flaky", ["campaign.status_changed"])
     sub.knobs(fail=2, fail_status=503)
@@ -128,6 +139,9 @@ def test_a_failing_receiver_gets_it_after_retries_with_the_attempts_visible(rece
     assert [a["statusCode"] for a in delivery["attempts"]] == [503, 503, 200]
     assert [a["error"] for a in delivery["attempts"]] == ["HTTP 503", "HTTP 503", None]
     assert delivery["attemptCount"] == 3 and delivery["deliveredAt"]
+    # and counted by the workers (other tests' deliveries may add to it meanwhile)
+    now = _attempts_counted(stack)
+    assert now["pending"] - counted.get("pending", 0) >= 2 and now["delivered"] - counted.get("delivered", 0) >= 1
     # only the type subscribed to: no media_buy.status_changed was sent
     assert {g["json"]["type"] for g in got} == {"campaign.status_changed"}
 

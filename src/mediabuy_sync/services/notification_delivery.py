@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 import requests
 from standardwebhooks.webhooks import Webhook
 
+from .. import metrics
 from ..config import settings
 from ..domain.notifications import GONE, DeliveryState, gives_up, is_success, retry_delay
 from ..queue.names import DELIVER_NOTIFICATIONS, SWEEP_NOTIFICATIONS
@@ -126,6 +127,7 @@ def deliver_due() -> dict[str, int]:
             attempts = list(pool.map(lambda d: _send(d, s.notify_timeout_seconds), batch))
             for delivery, attempt in zip(batch, attempts):
                 state = _settle(delivery, attempt)
+                metrics.NOTIFICATION_ATTEMPTS.labels(state).inc()
                 counts[state] = counts.get(state, 0) + 1
     return counts
 

@@ -56,6 +56,13 @@ def _configure_environment() -> None:
             "MEDIABUY_CASCADE_STALE_AFTER_SECONDS": "16",
             # a seller's "done" not shown on its buy within this is unconfirmed (test_strict_seller_campaign.py)
             "MEDIABUY_CASCADE_CONFIRM_SECONDS": "4",
+            # notifications: retries and the blocked threshold short enough to watch (test_notifications.py)
+            "MEDIABUY_NOTIFY_SWEEP_INTERVAL_SECONDS": "1",
+            "MEDIABUY_NOTIFY_RETRY_BASE_SECONDS": "0.5",
+            "MEDIABUY_NOTIFY_RETRY_MAX_DELAY_SECONDS": "1.5",
+            "MEDIABUY_NOTIFY_MAX_ATTEMPTS": "4",
+            "MEDIABUY_NOTIFY_TIMEOUT_SECONDS": "5",
+            "MEDIABUY_NOTIFY_BLOCKED_SECONDS": "3",
         }
     )
 

@@ -312,12 +312,13 @@ def _secrets_new_key(args) -> int:
 
 
 def _secrets_rotate(args) -> int:
-    """Seal every agent secret again with the first key of MEDIABUY_SECRETS_KEY; the others can go after."""
-    from .store import agents
+    """Seal every agent secret (and buyers' webhook subscription secret) again with the first key of
+    MEDIABUY_SECRETS_KEY; the others can go after."""
+    from .store import agents, notifications
     from .store.db import transaction
 
     with transaction() as conn:
-        count = agents.reseal_secrets(conn)
+        count = agents.reseal_secrets(conn) + notifications.reseal_secrets(conn)
     print(json.dumps({"resealed": count}))
     return 0
 
@@ -458,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     secrets_cmd = sub.add_parser("secrets", help="the key sealing agent secrets at rest").add_subparsers(dest="action", required=True)
     secrets_cmd.add_parser("new-key", help="print a new key for MEDIABUY_SECRETS_KEY").set_defaults(func=_secrets_new_key)
-    secrets_cmd.add_parser("rotate", help="re-seal every agent secret with the first key of MEDIABUY_SECRETS_KEY").set_defaults(
+    secrets_cmd.add_parser("rotate", help="re-seal every agent secret and webhook subscription secret with the first key of MEDIABUY_SECRETS_KEY").set_defaults(
         func=_secrets_rotate)
 
     ops_cmd = sub.add_parser("ops", help="the /ops pages' sessions").add_subparsers(dest="action", required=True)

@@ -70,6 +70,16 @@ class Settings:
     beat_metrics_port: int
     metrics_bind: str
     worker_metrics_url: str
+    notify_allow_http: int
+    notify_sweep_interval_seconds: float
+    notify_timeout_seconds: float
+    notify_batch_size: int
+    notify_retry_base_seconds: float
+    notify_retry_max_delay_seconds: float
+    notify_max_attempts: int
+    notify_retry_window_seconds: float
+    notify_blocked_seconds: float
+    notify_retention_days: float
 
 
 # (field, environment variable, default, meaning)
@@ -132,6 +142,16 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("beat_metrics_port", "MEDIABUY_BEAT_METRICS_PORT", "0", "Port on which beat serves its Prometheus metrics (tasks it sent); 0: not served."),
     ("metrics_bind", "MEDIABUY_METRICS_BIND", "127.0.0.1", "Address the worker's and beat's metrics ports listen on (`0.0.0.0` in a container)."),
     ("worker_metrics_url", "MEDIABUY_WORKER_METRICS_URL", "", "Where the web reads the workers' metrics for the /ops agents page (e.g. `http://worker:9808/metrics`): the answer deviations of each agent are counted where the calls are made. Empty: the page shows only what the web's own process group counted."),
+    ("notify_allow_http", "MEDIABUY_NOTIFY_ALLOW_HTTP", "0", "1: buyers' webhook subscriptions may point at plain `http://` URLs anywhere (development and tests). 0: `https://` only, but for `http://` to this machine (127.0.0.1, localhost, ::1)."),
+    ("notify_sweep_interval_seconds", "MEDIABUY_NOTIFY_SWEEP_INTERVAL_SECONDS", "5", "How often beat looks for notification deliveries due (a first attempt whose kick was lost, or a retry) and for campaigns blocked too long. A change's notification is sent at once after its commit; this bounds how late a retry can be."),
+    ("notify_timeout_seconds", "MEDIABUY_NOTIFY_TIMEOUT_SECONDS", "10", "Deadline of one notification POST to a buyer's receiver (connect, then each read); no redirects are followed."),
+    ("notify_batch_size", "MEDIABUY_NOTIFY_BATCH_SIZE", "50", "Most notification deliveries one worker task claims and sends at once (concurrently, up to 16 in flight)."),
+    ("notify_retry_base_seconds", "MEDIABUY_NOTIFY_RETRY_BASE_SECONDS", "30", "A failed notification delivery is retried after about this long, doubling at each failure (with jitter: half to all of it) up to `MEDIABUY_NOTIFY_RETRY_MAX_DELAY_SECONDS`."),
+    ("notify_retry_max_delay_seconds", "MEDIABUY_NOTIFY_RETRY_MAX_DELAY_SECONDS", "3600", "Longest wait between two attempts at a notification delivery."),
+    ("notify_max_attempts", "MEDIABUY_NOTIFY_MAX_ATTEMPTS", "20", "Attempts at a notification delivery before it is marked failed (it can be replayed from the API). With the defaults the last retries come about 14 hours after the event."),
+    ("notify_retry_window_seconds", "MEDIABUY_NOTIFY_RETRY_WINDOW_SECONDS", "86400", "A notification delivery still failing this long after its event (or its replay) is marked failed, whatever its attempts."),
+    ("notify_blocked_seconds", "MEDIABUY_NOTIFY_BLOCKED_SECONDS", "21600", "A campaign whose surfaced status stays INPUT_REQUIRED or PENDING_APPROVAL longer than this is notified `campaign.unhealthy` (and `campaign.healthy` once it leaves them)."),
+    ("notify_retention_days", "MEDIABUY_NOTIFY_RETENTION_DAYS", "14", "Notification events, their deliveries and attempts are deleted this many days after the event, once no delivery of it is pending."),
 )
 
 

@@ -130,6 +130,12 @@ CASCADE_ITEMS = Counter(
     "Cascade items finished, by cascade kind and outcome (done, failed).",
     ["kind", "outcome"],
 )
+NOTIFICATION_ATTEMPTS = Counter(
+    "mediabuy_notification_attempts",
+    "POSTs of notifications to buyers' receivers, by the delivery's state after it (delivered, pending: "
+    "to be retried, failed).",
+    ["outcome"],
+)
 
 
 def multiprocess_dir() -> str:

@@ -11,6 +11,7 @@ import pytest
 from mediabuy_sync.domain.campaigns import CampaignStatus
 from mediabuy_sync.domain.cascades import CASCADE_KINDS, CascadeState, ItemState
 from mediabuy_sync.domain.inbox import InboxState
+from mediabuy_sync.domain.notifications import DeliveryState, EventType, SubscriptionState
 from mediabuy_sync.domain.packages import PackageStatus
 from mediabuy_sync.domain.reports import Outcome, Source
 from mediabuy_sync.domain.statuses import Status
@@ -45,6 +46,9 @@ def checked_values(table: str, column: str) -> set[str]:
     ("cascades", "kind", CASCADE_KINDS),
     ("cascades", "state", CascadeState),
     ("cascade_items", "state", ItemState),
+    ("notification_subscriptions", "state", SubscriptionState),
+    ("notification_events", "event_type", EventType),
+    ("notification_deliveries", "state", DeliveryState),
 ])
 def test_each_state_set_is_what_its_column_allows(table, column, values):
     assert {str(v) for v in values} == checked_values(table, column)

@@ -18,6 +18,8 @@ RUN_CASCADE_AGENT = "mediabuy_sync.run_cascade_agent"
 SWEEP_CASCADES = "mediabuy_sync.sweep_cascades"
 REFRESH_PRODUCTS = "mediabuy_sync.refresh_products"
 DISCOVER_ACCOUNTS = "mediabuy_sync.discover_accounts"
+DELIVER_NOTIFICATIONS = "mediabuy_sync.deliver_notifications"
+SWEEP_NOTIFICATIONS = "mediabuy_sync.sweep_notifications"
 
 # The one queue every task goes to, and kombu's Redis lists for it: one per priority step (0, 3, 6, 9).
 QUEUE = "mediabuy"

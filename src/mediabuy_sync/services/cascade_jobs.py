@@ -30,6 +30,7 @@ from ..domain.reports import CreativeReview, Outcome, Source, StatusReport
 from ..domain.statuses import Status, from_media_buy
 from ..store import campaigns, cascades, media_buys
 from ..store.db import transaction
+from . import notifications
 from .delivery import apply_reviews
 from .polling import load_agent
 from .status_path import UnknownMediaBuy, apply_report
@@ -343,6 +344,9 @@ def _give_up(cascade_id: int, agent_id: str, item: dict, attempt: Attempt) -> se
             metrics.CASCADE_ITEMS.labels(item["kind"], ItemState.FAILED).inc()
             media_buys.set_last_error(conn, buy_id, recorded)
             buy = media_buys.for_calls(conn, buy_id)
+            if error.kind in (client.UNREACHABLE, client.TIMEOUT):  # the buyer's systems hear of it, in this transaction
+                notifications.agent_unreachable(conn, buy["campaign_id"], agent_id, cascade_id, buy_id, error.kind,
+                                                error.message)
             # Not if a webhook moved the buy on meanwhile: then the agent got the create after all.
             if item["kind"] == "execute" and Status(buy["status"]) in SUBMITTABLE:
                 report = StatusReport(buy["adcp_media_buy_id"], buy_id, None, Status.FAILED, None, _now())

@@ -27,6 +27,7 @@ from ..domain.reports import (
 from ..domain.statuses import POLLED
 from ..store import inbox, media_buys, polling
 from ..store.db import transaction
+from . import notifications
 from .delivery import apply_delivery, apply_reviews, buys_for_reviews
 from .status_path import UnknownMediaBuy, apply_report
 
@@ -186,4 +187,7 @@ def learn_package_ids(conn: psycopg.Connection, buy_id: str, theirs: list[dict])
 def record_failure(event_id: int, error: BaseException, max_attempts: int) -> dict | None:
     """Count a failed attempt in its own transaction; returns {attempts, state}."""
     with transaction() as conn:
-        return inbox.record_failure(conn, event_id, f"{type(error).__name__}: {error}", max_attempts)
+        failure = inbox.record_failure(conn, event_id, f"{type(error).__name__}: {error}", max_attempts)
+        if failure is not None and failure["state"] == InboxState.DEAD:
+            notifications.event_dead(conn, event_id)  # the buyer's systems hear of it, in this transaction
+        return failure

@@ -13,6 +13,7 @@ from ..queue.names import RECOMPUTE, SWEEP_ROLLUPS
 from ..store import campaigns
 from ..store.db import transaction
 from ..store.periodic import claim_turn
+from . import notifications
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,13 @@ def _recompute(campaign_ids: list[str], contexts: dict[str, dict]) -> None:
     """Recompute the campaigns in one transaction, in id order (as every rollup locks them)."""
     coalesce.release(*campaign_ids)  # before reading: see coalesce's docstring
     with transaction() as conn:
-        results = {campaign_id: campaigns.recompute_rollup(conn, campaign_id) for campaign_id in sorted(campaign_ids)}
+        results = {}
+        for campaign_id in sorted(campaign_ids):
+            result = results[campaign_id] = campaigns.recompute_rollup(conn, campaign_id)
+            if result is not None and result.changed:  # the outbox, in the rollup's transaction
+                notifications.campaign_status_changed(conn, campaign_id, result.previous,
+                                                      result.status.value if result.status else None,
+                                                      result.blockers, result.first_blockers)
     for campaign_id, result in results.items():
         if result is None:
             continue

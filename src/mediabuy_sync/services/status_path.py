@@ -18,6 +18,7 @@ from ..domain.reports import Outcome, Source, StatusReport, decide, is_suspiciou
 from ..domain.statuses import Status
 from ..store import media_buys
 from ..store.db import after_commit
+from . import notifications
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,17 @@ def apply_report(
     if report.status is not None and (record_noops or outcome in (Outcome.APPLIED, Outcome.ANOMALY)):
         media_buys.record_change(conn, buy["id"], current.value, report.status.value, report.adcp_status, source,
                                  event_id, outcome, report.as_of)
+    notified = None
+    if outcome == Outcome.APPLIED and report.status != current:
+        # the outbox, in this transaction: the buyer's systems hear of it only if it commits
+        notified = notifications.media_buy_status_changed(conn, buy["campaign_id"], buy["id"], current.value,
+                                                          report.status.value, report.adcp_status, source, report.as_of)
     # counted once the transaction commits: a rolled-back batch, applied again event by event, counts once
     after_commit(partial(metrics.count_report, source, outcome, current.value, Status(after).value))
     # Read last: in a pipeline (ingest runs one) the writes above go to PostgreSQL together with this.
     if moved is not None and moved.fetchone() is None:  # impossible under the row lock; fail loudly
         raise RuntimeError(f"media buy {buy['id']} changed under its row lock")
+    if notified is not None:
+        notifications.wake_if_written(notified)
     return Applied(outcome, buy["id"], buy["campaign_id"], current.value, Status(after).value,
                    buy["adcp_status"], after_adcp)

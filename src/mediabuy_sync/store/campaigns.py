@@ -70,6 +70,8 @@ class Surfaced:
     status: Status | None
     blockers: int
     first_blockers: tuple[str, ...]
+    previous: str | None = None  # the surfaced status before this recompute
+    changed: bool = False
 
 
 def recompute_rollup(conn: psycopg.Connection, campaign_id: str, blockers_shown: int = 5) -> Surfaced | None:
@@ -94,7 +96,8 @@ def recompute_rollup(conn: psycopg.Connection, campaign_id: str, blockers_shown:
             Q["record_surfaced_change"],
             {"campaign_id": campaign_id, "from_status": campaign["surfaced_status"], "to_status": surfaced},
         )
-    return Surfaced(status, saved["blockers"], tuple(saved["first_blockers"] or ()))
+    return Surfaced(status, saved["blockers"], tuple(saved["first_blockers"] or ()), campaign["surfaced_status"],
+                    surfaced != campaign["surfaced_status"])
 
 
 def rollups_owed(conn: psycopg.Connection, limit: int = 1000) -> list[str]:

@@ -141,6 +141,14 @@ def after_commit(callback: Callable[[], None]) -> None:
         pending.append(callback)
 
 
+def after_commit_once(callback: Callable[[], None]) -> None:
+    """after_commit, unless the same callable is pending already: e.g. one wake-up of the notification
+    worker for a batch that wrote a hundred notifications."""
+    pending = _on_commit.get()
+    if pending is None or callback not in pending:
+        after_commit(callback)
+
+
 @contextmanager
 def autocommit() -> Iterator[psycopg.Connection]:
     """A connection in autocommit mode: each statement is its own transaction, one round trip. For a

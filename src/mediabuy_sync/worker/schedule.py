@@ -7,7 +7,9 @@ but the inbox watch, which only asks for a drain that Redis deduplicates (queue/
 from __future__ import annotations
 
 from ..config import Settings
-from ..queue.names import PURGE_NONCES, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS, WATCH_INBOX
+from ..queue.names import (
+    PURGE_NONCES, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_NOTIFICATIONS, SWEEP_POLLS, SWEEP_ROLLUPS, WATCH_INBOX,
+)
 
 
 def beat_schedule(s: Settings) -> dict[str, dict]:
@@ -18,4 +20,5 @@ def beat_schedule(s: Settings) -> dict[str, dict]:
         "sweep-polls": {"task": SWEEP_POLLS, "schedule": s.poll_sweep_interval_seconds},
         "purge-nonces": {"task": PURGE_NONCES, "schedule": s.nonce_purge_interval_seconds},
         "sweep-cascades": {"task": SWEEP_CASCADES, "schedule": s.inbox_sweep_interval_seconds},
+        "sweep-notifications": {"task": SWEEP_NOTIFICATIONS, "schedule": s.notify_sweep_interval_seconds},
     }

@@ -17,6 +17,7 @@ from ..queue.names import (
     DISCOVER_ACCOUNTS, DRAIN, INGEST, POLL_AGENT, POLL_AGENTS, PURGE_NONCES, RECOMPUTE, REFRESH_PRODUCTS, RUN_CASCADE_AGENT, RUN_SYNC,
     SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS, WATCH_INBOX,
 )
+from ..queue.names import DELIVER_NOTIFICATIONS, SWEEP_NOTIFICATIONS
 from ..services import inbox, poll_sweep, products, resync, rollups, webhook_intake
 from ..services.campaigns import cascades as campaign_cascades
 from .app import celery_app
@@ -144,3 +145,21 @@ def run_cascade_agent(self, cascade_id: int, agent_id: str) -> None:
 @shared_task(name=SWEEP_CASCADES)
 def sweep_cascades() -> int:
     return campaign_cascades.sweep(celery_app)
+
+
+# --- notifications to the buyer's systems ------------------------------------------------------------
+
+
+@shared_task(name=DELIVER_NOTIFICATIONS)
+def deliver_notifications() -> dict:
+    """The due deliveries, sent signed; a failure's retry is due later in PostgreSQL (beat's sweep)."""
+    from ..services import notification_delivery
+
+    return notification_delivery.deliver_due()
+
+
+@shared_task(name=SWEEP_NOTIFICATIONS)
+def sweep_notifications() -> int:
+    from ..services import notification_delivery
+
+    return notification_delivery.sweep(celery_app)

@@ -138,7 +138,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("web_limit_request_fields", "MEDIABUY_WEB_LIMIT_REQUEST_FIELDS", "100", "Most request headers gunicorn accepts (431 above)."),
     ("web_limit_request_field_size", "MEDIABUY_WEB_LIMIT_REQUEST_FIELD_SIZE", "8190", "Largest request header gunicorn accepts, in bytes (431 above)."),
     ("access_log", "MEDIABUY_ACCESS_LOG", "", "gunicorn access log target (`-` for stderr; empty: none). Off by default: a line per request costs the web CPU under load; turn it on to see every request."),
-    ("worker_metrics_port", "MEDIABUY_WORKER_METRICS_PORT", "0", "Port on which a Celery worker's parent serves the Prometheus metrics of it and its pool processes (`/metrics`); 0: not served. The web serves its own at `/metrics`."),
+    ("worker_metrics_port", "MEDIABUY_WORKER_METRICS_PORT", "0", "Port on which a Celery worker's parent serves the Prometheus metrics of it and its pool processes (`/metrics`); 0: not served. A worker of one queue adds its offset (ingest 0, agents 1, interactive 2), so one per queue can share a host. The web serves its own at `/metrics`."),
     ("beat_metrics_port", "MEDIABUY_BEAT_METRICS_PORT", "0", "Port on which beat serves its Prometheus metrics (tasks it sent); 0: not served."),
     ("metrics_bind", "MEDIABUY_METRICS_BIND", "127.0.0.1", "Address the worker's and beat's metrics ports listen on (`0.0.0.0` in a container)."),
     ("worker_metrics_url", "MEDIABUY_WORKER_METRICS_URL", "", "Where the web reads the workers' metrics for the /ops agents page (e.g. `http://worker:9808/metrics`): the answer deviations of each agent are counted where the calls are made. Empty: the page shows only what the web's own process group counted."),

@@ -224,7 +224,7 @@ def test_the_scrape_time_gauges_agree_with_the_database(traffic, endpoints):
                 and value(web, "mediabuy_inbox_events", state="unmatched") == row["unmatched"] >= 1
                 and value(web, "mediabuy_state_scrape_ok", source="postgres") == 1
                 and value(web, "mediabuy_state_scrape_ok", source="redis") == 1
-                and ("mediabuy_queue_depth", (("queue", "mediabuy"),)) in web
+                and all(("mediabuy_queue_depth", (("queue", q),)) in web for q in ("ingest", "agents", "interactive"))
                 and value(web, "mediabuy_inbox_lag_seconds") >= 0
                 and value(web, "mediabuy_agent_poll_failures", agent=BROKEN) == _agent(BROKEN)["poll_failures"]
                 and value(web, "mediabuy_campaigns", surfaced_status="ACTIVE") >= 1)

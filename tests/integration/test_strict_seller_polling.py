@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mediabuy_sync.queue.names import POLL_AGENTS, QUEUE
+from mediabuy_sync.queue.names import AGENTS_QUEUE, POLL_AGENTS
 from mediabuy_sync.store import agents
 from mediabuy_sync.store.db import transaction
 from support.sim import FAST, run_simulator, set_status_silently, start_simulator
@@ -128,7 +128,7 @@ def lone_worker(stack):
     worker = start_worker(env, name="worker-lone", concurrency=1)
     sender = Celery("lone-sender", broker=env["REDIS_URL"])
     sender.conf.update(broker_transport="mediabuy_sync.queue.broker:Transport",
-                       broker_transport_options={"global_keyprefix": namespace}, task_default_queue=QUEUE)
+                       broker_transport_options={"global_keyprefix": namespace}, task_default_queue=AGENTS_QUEUE)
     yield type("Lone", (), {"proc": worker, "metrics_port": metrics_port,
                             "poll": staticmethod(lambda agent_id, buy_id: sender.send_task(
                                 POLL_AGENTS, args=[{agent_id: [buy_id]}]))})

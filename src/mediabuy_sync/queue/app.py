@@ -8,10 +8,11 @@ webhook's request id follows it into the tasks it causes (worker/instrumentation
 from __future__ import annotations
 
 from celery import Celery, signals
+from kombu import Exchange, Queue
 
 from .. import logs, metrics
 from ..config import settings
-from .names import QUEUE
+from .names import INGEST_QUEUE, QUEUES, ROUTES
 
 # The message header that carries the sender's log context.
 CONTEXT_HEADER = "mediabuy_context"
@@ -37,7 +38,10 @@ def make_celery(include: tuple[str, ...] = (), fail_fast: bool = False) -> Celer
             "visibility_timeout": 600,
             **({"max_retries": 0, "connect_retries_timeout": s.broker_socket_timeout_seconds} if fail_fast else {}),
         },
-        task_default_queue=QUEUE,
+        # the queues by kind (queue/names.py): a worker started without --queues consumes all three
+        task_queues=[Queue(queue, Exchange(queue), routing_key=queue) for queue in QUEUES],
+        task_default_queue=INGEST_QUEUE,
+        task_routes={name: {"queue": queue} for name, queue in ROUTES.items()},
         # Exactly-once effects come from Postgres; the broker only has to deliver at least once.
         task_acks_late=True,
         task_reject_on_worker_lost=True,

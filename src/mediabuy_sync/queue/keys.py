@@ -12,7 +12,7 @@ from functools import cache
 import redis
 
 from ..config import settings
-from .names import QUEUE_KEYS
+from .names import INGEST_QUEUE, QUEUES, queue_keys
 
 
 @cache
@@ -27,11 +27,19 @@ def key(name: str) -> str:
     return settings().redis_namespace + name
 
 
-def queue_depth() -> tuple[int, int]:
-    """(tasks waiting in our queue, tasks taken by a worker and not yet acknowledged), one round trip."""
+def queue_depths() -> tuple[dict[str, int], int]:
+    """({queue: tasks waiting in it}, tasks taken by a worker and not yet acknowledged), one round trip."""
     with client().pipeline(transaction=False) as pipe:
-        for queue_key in QUEUE_KEYS:
-            pipe.llen(key(queue_key))
+        for queue in QUEUES:
+            for queue_key in queue_keys(queue):
+                pipe.llen(key(queue_key))
         pipe.hlen(key("unacked"))  # kombu's set of delivered, unacknowledged messages
         *lengths, unacked = pipe.execute()
-    return sum(lengths), unacked
+    steps = len(lengths) // len(QUEUES)
+    return {queue: sum(lengths[i * steps:(i + 1) * steps]) for i, queue in enumerate(QUEUES)}, unacked
+
+
+def queue_depth(queue: str = INGEST_QUEUE) -> tuple[int, int]:
+    """(tasks waiting in this queue, tasks taken by a worker and not yet acknowledged)."""
+    waiting, unacked = queue_depths()
+    return waiting[queue], unacked

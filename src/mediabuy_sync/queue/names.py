@@ -1,4 +1,4 @@
-"""queue: the names of our Celery tasks and of the queue they wait in, shared by every sender.
+"""queue: the names of our Celery tasks and of the queues they wait in, shared by every sender.
 
 The web, the CLI and beat send tasks by these names without importing the worker's task code.
 """
@@ -21,6 +21,24 @@ DISCOVER_ACCOUNTS = "mediabuy_sync.discover_accounts"
 DELIVER_NOTIFICATIONS = "mediabuy_sync.deliver_notifications"
 SWEEP_NOTIFICATIONS = "mediabuy_sync.sweep_notifications"
 
-# The one queue every task goes to, and kombu's Redis lists for it: one per priority step (0, 3, 6, 9).
-QUEUE = "mediabuy"
-QUEUE_KEYS = tuple(QUEUE + suffix for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169"))
+# The queues, by what waits in them: a webhook flood or a 200-agent poll sweep must not hold up what a
+# buyer's request waits for, and the workers that only apply webhooks need not load the ADCP SDK.
+INGEST_QUEUE = "ingest"  # drains, single events, recomputes, sweeps: PostgreSQL and Redis only
+AGENTS_QUEUE = "agents"  # polls, cascades beat restarted, re-syncs, catalogue reads: calls to sales agents
+INTERACTIVE_QUEUE = "interactive"  # a buyer's or an operator's request waits on it: action cascades, live queries
+QUEUES = (INGEST_QUEUE, AGENTS_QUEUE, INTERACTIVE_QUEUE)
+# The queues whose tasks call sales agents: a worker consuming one of them loads the SDK at start.
+SDK_QUEUES = frozenset({AGENTS_QUEUE, INTERACTIVE_QUEUE})
+
+# Each task's queue when its sender names none; the senders a request waits on name INTERACTIVE_QUEUE.
+ROUTES = {
+    **dict.fromkeys((INGEST, DRAIN, RECOMPUTE, SWEEP_INBOX, WATCH_INBOX, SWEEP_ROLLUPS, SWEEP_POLLS, PURGE_NONCES,
+                     SWEEP_CASCADES), INGEST_QUEUE),
+    **dict.fromkeys((POLL_AGENT, POLL_AGENTS, RUN_SYNC, RUN_CASCADE_AGENT, REFRESH_PRODUCTS, DISCOVER_ACCOUNTS),
+                    AGENTS_QUEUE),
+}
+
+
+def queue_keys(queue: str) -> tuple[str, ...]:
+    """kombu's Redis lists for a queue: one per priority step (0, 3, 6, 9)."""
+    return tuple(queue + suffix for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169"))

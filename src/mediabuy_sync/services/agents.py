@@ -12,7 +12,7 @@ import urllib.parse
 from ..adcp.jwks import JwksError, fetch_jwks
 from ..adcp.signatures import HMAC_MIN_SECRET_BYTES, HMAC_SCHEME, RFC9421_SCHEME
 from ..config import settings
-from ..queue.names import DISCOVER_ACCOUNTS
+from ..queue.names import DISCOVER_ACCOUNTS, INTERACTIVE_QUEUE
 from ..store import agents, campaigns
 from ..store.db import transaction
 
@@ -119,7 +119,7 @@ def discover_accounts(agent_id: str, publisher, timeout: float) -> list[dict]:
     """Ask the workers to discover the seller's account ids for our branded advertisers (sync_accounts,
     else list_accounts) and wait up to `timeout` seconds; returns the agent's accounts then."""
     before = accounts(agent_id)  # raises AgentError for an unknown agent
-    publisher.send_task(DISCOVER_ACCOUNTS, args=[agent_id])
+    publisher.send_task(DISCOVER_ACCOUNTS, args=[agent_id], queue=INTERACTIVE_QUEUE)  # the caller waits
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.3)

@@ -16,7 +16,7 @@ import psycopg
 
 from ..config import settings
 from ..domain.products import check, read_product
-from ..queue.names import REFRESH_PRODUCTS
+from ..queue.names import INTERACTIVE_QUEUE, REFRESH_PRODUCTS
 from ..store import products as store
 from ..store.db import transaction
 
@@ -68,7 +68,7 @@ def read_now(agent_id: str, publisher, timeout: float) -> store.Catalogue | None
     before = catalogue(agent_id)
     if before is None:
         return None
-    publisher.send_task(REFRESH_PRODUCTS, args=[agent_id])
+    publisher.send_task(REFRESH_PRODUCTS, args=[agent_id], queue=INTERACTIVE_QUEUE)  # the caller waits
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.2)

@@ -10,7 +10,7 @@ import time
 from ..config import settings
 from ..domain.reports import Source
 from ..domain.sync_runs import FINISHED, SyncRunKind, SyncRunSource, SyncRunState
-from ..queue.names import RUN_SYNC
+from ..queue.names import AGENTS_QUEUE, INTERACTIVE_QUEUE, RUN_SYNC
 from ..store import campaigns, polling, sync_runs
 from ..store.db import transaction
 
@@ -26,7 +26,9 @@ def request(kind: str, target_id: str, source: str, publisher) -> int:
     if kind != SyncRunKind.STATUS_QUERY and sync_runs.get(run_id)["total"] == 0:
         sync_runs.finish(run_id, SyncRunState.DONE, EMPTY_RESULT)
     else:
-        publisher.send_task(RUN_SYNC, args=[run_id])
+        # a live status query is answered while the buyer waits; a re-sync is background work
+        queue = INTERACTIVE_QUEUE if kind == SyncRunKind.STATUS_QUERY else AGENTS_QUEUE
+        publisher.send_task(RUN_SYNC, args=[run_id], queue=queue)
     return run_id
 
 

@@ -18,7 +18,6 @@ from prometheus_client.core import GaugeMetricFamily
 from .. import logs, metrics
 from ..domain.inbox import InboxState
 from ..queue import keys
-from ..queue.names import QUEUE
 from ..store import ops
 
 log = logging.getLogger(__name__)
@@ -134,9 +133,10 @@ class StateCollector:
         yield items
 
     def _from_redis(self):
-        waiting, unacked = keys.queue_depth()
-        depth = GaugeMetricFamily("mediabuy_queue_depth", "Celery tasks waiting in the broker.", labels=["queue"])
-        depth.add_metric([QUEUE], waiting)
+        waiting, unacked = keys.queue_depths()
+        depth = GaugeMetricFamily("mediabuy_queue_depth", "Celery tasks waiting in the broker, by queue.", labels=["queue"])
+        for queue, n in waiting.items():
+            depth.add_metric([queue], n)
         yield depth
         yield GaugeMetricFamily("mediabuy_queue_unacked", "Celery tasks taken by workers and not yet acknowledged.",
                                 value=unacked)

@@ -17,7 +17,7 @@ from celery import signals
 from .. import logs, metrics
 from ..config import settings
 from ..queue.app import CONTEXT_HEADER
-from ..queue.names import INGEST, POLL_AGENT, RECOMPUTE, RUN_CASCADE_AGENT
+from ..queue.names import AGENTS_QUEUE, INGEST, INGEST_QUEUE, INTERACTIVE_QUEUE, POLL_AGENT, RECOMPUTE, RUN_CASCADE_AGENT
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ _started: dict[str, float] = {}
 def _json_logs(loglevel=None, **_):
     # Connected: Celery leaves logging to us (worker and beat alike).
     logs.configure_logging()
+
+
+# A worker of one kind serves its metrics on MEDIABUY_WORKER_METRICS_PORT plus its kind's offset.
+METRICS_PORT_OFFSETS = {INGEST_QUEUE: 0, AGENTS_QUEUE: 1, INTERACTIVE_QUEUE: 2}
 
 
 @signals.task_prerun.connect
@@ -67,8 +71,13 @@ def _task_retried(sender=None, **_):
 
 
 @signals.worker_init.connect
-def _worker_metrics(**_):
-    _serve_group(settings().worker_metrics_port, "worker")
+def _worker_metrics(sender=None, **_):
+    port = settings().worker_metrics_port
+    queues = sorted(sender.app.amqp.queues.consume_from) if sender is not None else []
+    if port and len(queues) == 1 and queues[0] in METRICS_PORT_OFFSETS:
+        # one worker per kind on one host (./dev up): each its own port, from the one setting
+        port += METRICS_PORT_OFFSETS[queues[0]]
+    _serve_group(port, "worker")
 
 
 @signals.beat_init.connect

@@ -9,7 +9,7 @@ import time
 
 from ...config import settings
 from ...domain.cascades import CascadeState, ItemState
-from ...queue.names import RUN_CASCADE_AGENT, SWEEP_CASCADES
+from ...queue.names import INTERACTIVE_QUEUE, RUN_CASCADE_AGENT, SWEEP_CASCADES
 from ...store import cascades
 from ...store.db import transaction
 from ...store.periodic import claim_turn
@@ -18,14 +18,15 @@ log = logging.getLogger(__name__)
 
 
 def start(cascade_ids: list[int], publisher) -> bool:
-    """One job per sales agent per cascade, so agents are called in parallel. False when the broker
-    could not be reached: the cascades sweeper starts them later."""
+    """One job per sales agent per cascade, so agents are called in parallel, in the interactive queue
+    (a buyer's request waits for them). False when the broker could not be reached: the cascades
+    sweeper starts them later (in the agents queue: nobody waits for them any more)."""
     try:
         for cascade_id in cascade_ids:
             with transaction() as conn:
                 agent_ids = cascades.agents_pending(conn, cascade_id)
             for agent_id in agent_ids:
-                publisher.send_task(RUN_CASCADE_AGENT, args=[cascade_id, agent_id])
+                publisher.send_task(RUN_CASCADE_AGENT, args=[cascade_id, agent_id], queue=INTERACTIVE_QUEUE)
     except Exception as exc:  # noqa: BLE001 - the action is committed; the sweeper carries it on
         log.warning("cascades %s not enqueued (%s); the cascade sweeper will start them", cascade_ids, exc)
         return False

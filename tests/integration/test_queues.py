@@ -56,7 +56,7 @@ def test_each_task_waits_in_its_queue_and_a_waited_for_one_in_the_interactive_qu
     expected = {queue: list(ROUTES.values()).count(queue) for queue in QUEUES}
     expected[INTERACTIVE_QUEUE] += 2
     assert _waiting(own_namespace) == expected
-    assert expected[INGEST_QUEUE] >= 8 and expected[AGENTS_QUEUE] == 6  # every task has a queue
+    assert expected[INGEST_QUEUE] >= 8 and expected[AGENTS_QUEUE] >= 6
 
 
 def _rss_mb(pid: int) -> float:

@@ -148,3 +148,12 @@ def test_every_module_says_which_folder_it_belongs_to():
         if doc.split(":", 1)[0] != layer:
             wrong.append(f"{path.relative_to(SRC)}: {doc.splitlines()[0] if doc else '(no docstring)'}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_task_has_its_queue():
+    """A task missing from queue/names.ROUTES would wait in the ingest queue by default: where no
+    worker of its kind may be (an agents task there needs the SDK)."""
+    from mediabuy_sync.queue import names
+
+    tasks = {v for k, v in vars(names).items() if k.isupper() and isinstance(v, str) and v.startswith("mediabuy_sync.")}
+    assert tasks and tasks == set(names.ROUTES)

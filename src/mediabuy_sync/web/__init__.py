@@ -22,6 +22,9 @@ BLUEPRINT_MODULES = (
     "admin_agents",
     "dashboard",
     "admin_credentials",
+    "admin_api_keys",
+    "admin_agent_upkeep",
+    "admin_audit",
 )
 
 ADMIN_TOKEN_MIN_BYTES = 32

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from ..domain.audit import AuditAction, AuditTarget
 from ..services import audit
 from .auth import admin_blueprint
-from .schemas import ID_PATTERN, Count, FullMatch, Moment, Strict
+from .schemas import ID_PATTERN, FullMatch, Moment, Strict
 
 bp = admin_blueprint("admin_audit", __name__, description="The admin audit: who changed what, and when.")
 
@@ -31,7 +31,7 @@ class AuditQuery(Strict):
         "description": "e.g. cli:alice or admin-token:1a2b3c4d"})
     since = Moment(metadata={
         "description": "Only changes made at or after this time."})
-    after = Count(validate=validate.Range(min=1, max=2**63 - 1), metadata={
+    after = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1), metadata={
         "description": "The cursor: the next_after of the page before (entries older than it)."})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=audit.MAX_PAGE))
 

@@ -11,12 +11,14 @@ import hashlib
 import json
 import os
 import secrets
+import time
 
 import pytest
 import requests
 
 from mediabuy_sync import cli
 from support.rfc9421 import SigningKey
+from support.buyer import campaign_body
 from support.rows import row_counter
 from support.sim import start_simulator
 from support.webhooks import task_payload
@@ -117,8 +119,9 @@ def test_every_change_to_an_agent_is_audited_with_its_actor_and_without_secrets(
     assert json.loads(line)["id"] == entries[0]["id"]
 
 
-def test_a_disabled_agent_is_refused_everywhere_until_enabled(stack, admin, make_agent, db):
+def test_a_disabled_agent_is_refused_everywhere_until_enabled(stack, admin, make_agent, buyer):
     agent = make_agent()
+    client = buyer()
 
     def post() -> requests.Response:
         return agent.post(json.dumps(task_payload("sa_" + secrets.token_hex(3), "active")).encode())
@@ -132,9 +135,13 @@ def test_a_disabled_agent_is_refused_everywhere_until_enabled(stack, admin, make
     assert again["changed"] is False
     [listed] = [a for a in admin("GET", "/agents").json()["data"] if a["id"] == agent.agent_id]
     assert listed["disabled_at"] is not None
+    # nor does it take a new campaign
+    refused = client.post("/campaigns", json=campaign_body(client.advertiser_id, [agent.agent_id]))
+    assert refused.status_code == 422 and "products.0.salesAgentId" in refused.json()["error"]["details"]["fields"]
 
     assert admin("POST", f"/agents/{agent.agent_id}/enable").json()["data"]["disabled"] is False
     assert post().status_code == 202
+    assert client.post("/campaigns", json=campaign_body(client.advertiser_id, [agent.agent_id])).status_code == 201
     # a repeated disable changed nothing, so it is not audited
     assert [e["action"] for e in audit_of(admin, f"agent:{agent.agent_id}")] == ["agent.enable", "agent.disable"]
     assert admin("POST", "/agents/agent_nobody/disable").status_code == 404
@@ -218,3 +225,20 @@ def test_bad_input_is_a_clear_refusal_that_changes_and_audits_nothing(stack, adm
     if field:
         assert error.get("field") == field, error
     assert counts() == before
+
+
+def test_a_disabled_agents_buys_are_not_polled_until_it_is_enabled(stack, admin, make_agent, make_campaign, db):
+    agent = make_agent()  # its endpoint answers nothing: a poll claims the buy, then backs off
+    _, [buy_id] = make_campaign([(agent, "sa_" + secrets.token_hex(3), "ACTIVE")])
+    assert admin("POST", f"/agents/{agent.agent_id}/disable").status_code == 200
+    db("UPDATE media_buys SET poll_due_at = now() - interval '1 hour' WHERE id = %s", (buy_id,))
+    [due] = db("SELECT poll_due_at FROM media_buys WHERE id = %s", (buy_id,))
+
+    time.sleep(4)  # beat sweeps every second in the tests
+    assert db("SELECT poll_due_at FROM media_buys WHERE id = %s", (buy_id,)) == [due]
+
+    assert admin("POST", f"/agents/{agent.agent_id}/enable").status_code == 200
+    deadline = time.monotonic() + 20
+    while db("SELECT poll_due_at FROM media_buys WHERE id = %s", (buy_id,)) == [due] and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert db("SELECT poll_due_at FROM media_buys WHERE id = %s", (buy_id,)) != [due]

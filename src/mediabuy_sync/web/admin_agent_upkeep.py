@@ -113,8 +113,9 @@ def _set_disabled(agent_id: str, disabled: bool) -> dict:
 def disable(agent_id: str):
     """Disable a sales agent
 
-    From the answer on, every web process refuses its webhooks (as from an unknown agent, 404) and its
-    buys are not polled; nothing is deleted. Enable it again with POST …/enable.
+    From the answer on, every web process refuses its webhooks (as from an unknown agent, 404), its
+    buys are not polled and a new campaign naming it is refused; nothing is deleted, and actions on
+    campaigns made before still reach it. Enable it again with POST …/enable.
     """
     return _set_disabled(agent_id, True)
 

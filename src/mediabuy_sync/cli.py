@@ -1,10 +1,11 @@
-"""`mediabuy-sync …`: database, services, agents, API keys, campaigns and dead events."""
+"""`mediabuy-sync …`: database, services, agents, API keys, campaigns, dead events and the admin audit.
+
+Every change an operator makes here is audited as "cli:<OS user>" (services/audit.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import shlex
 import sys
 from pathlib import Path
@@ -43,6 +44,12 @@ def _services_down(args) -> int:
     return 0
 
 
+def _actor() -> str:
+    from .services.audit import cli_actor
+
+    return cli_actor()
+
+
 def _token(value: str | None) -> str | None:
     """A token given as `-` is read from standard input (so it stays out of the shell's history)."""
     return sys.stdin.readline().strip() if value == "-" else value
@@ -56,7 +63,7 @@ def _agents_add(args) -> int:
         answer = agents.register(args.id, args.endpoint, name=args.name, protocol=args.protocol, scheme=args.scheme,
                                  secret=args.secret, jwks_uri=args.jwks_uri, auth_token=_token(args.auth_token),
                                  auth_header=args.auth_header, account_mode=args.accounts.replace("-", "_"),
-                                 hmac_compact_json=args.hmac_compact_json)
+                                 hmac_compact_json=args.hmac_compact_json, actor=_actor())
     except agents.AgentError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -69,7 +76,7 @@ def _agents_set_auth(args) -> int:
     from .services import agents
 
     try:
-        agents.set_auth(args.id, None if args.none else _token(args.auth_token), args.auth_header)
+        agents.set_auth(args.id, None if args.none else _token(args.auth_token), args.auth_header, actor=_actor())
     except agents.AgentError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -83,15 +90,15 @@ def _agents_accounts(args) -> int:
 
     try:
         if args.mode:
-            agents.set_account_mode(args.id, args.mode.replace("-", "_"))
+            agents.set_account_mode(args.id, args.mode.replace("-", "_"), actor=_actor())
         if args.discover:
             from .queue.publisher import publisher
 
             agents.discover_accounts(args.id, publisher, args.timeout)
         if args.advertiser and args.remove:
-            agents.remove_account(args.id, args.advertiser)
+            agents.remove_account(args.id, args.advertiser, actor=_actor())
         elif args.advertiser and args.account:
-            agents.set_account(args.id, args.advertiser, args.account)
+            agents.set_account(args.id, args.advertiser, args.account, actor=_actor())
         elif args.advertiser or args.account or args.remove:
             print("error: --advertiser takes --account ID (set) or --remove", file=sys.stderr)
             return 2
@@ -121,7 +128,7 @@ def _advertisers_set_brand(args) -> int:
     from .services import agents
 
     try:
-        agents.set_brand(args.id, args.domain)
+        agents.set_brand(args.id, args.domain, actor=_actor())
     except agents.AgentError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -131,42 +138,40 @@ def _advertisers_set_brand(args) -> int:
 
 def _agents_refresh_keys(args) -> int:
     """Fetch an RFC 9421 agent's JWKS now: new keys become active, keys gone from it are retired."""
-    from .adcp.jwks import JwksError, fetch_jwks
-    from .store import agents
-    from .store.db import transaction
+    from .services import agent_admin
+    from .services.agents import AgentError
 
-    with transaction() as conn:
-        agent = agents.get_agent(conn, args.id)
-    if agent is None or agent["inbound_scheme"] != RFC9421_SCHEME or not agent["jwks_uri"]:
-        print(f"error: no RFC 9421 agent {args.id!r} with a JWKS URI", file=sys.stderr)
-        return 2
     try:
-        keys = fetch_jwks(agent["jwks_uri"], settings().jwks_fetch_timeout_seconds,
-                          allow_http=bool(settings().jwks_allow_http))
-    except JwksError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    with transaction() as conn:
-        retired = agents.store_jwks(conn, args.id, keys)
-    print(json.dumps({"agent_id": args.id, "key_ids": sorted(keys), "retired": retired}))
+        print(json.dumps(agent_admin.refresh_keys(args.id, actor=_actor())))
+    except AgentError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1 if exc.field == "jwks_uri" else 2
     return 0
 
 
 def _agents_add_secret(args) -> int:
-    from .store import agents
-    from .store.db import transaction
+    from .services import agent_admin
+    from .services.agents import AgentError
 
-    secret = args.secret or secrets.token_urlsafe(32)
-    with transaction() as conn:
-        row = agents.get_agent(conn, args.id)
-        if row is None:
-            print(f"error: no agent {args.id!r}", file=sys.stderr)
-            return 2
-        if row["inbound_scheme"] == RFC9421_SCHEME:
-            print("error: an RFC 9421 agent has keys, not secrets: see agents refresh-keys", file=sys.stderr)
-            return 2
-        credential_id = agents.add_secret(conn, args.id, row["inbound_scheme"], secret)
-    print(json.dumps({"agent_id": args.id, "secret": secret, "credential_id": credential_id}))
+    try:
+        print(json.dumps(agent_admin.add_secret(args.id, args.secret, actor=_actor())))
+    except AgentError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _agents_disable(args) -> int:
+    """Disable an agent (webhooks refused, not polled) or enable it again."""
+    from .services import agent_admin
+    from .services.agents import AgentError
+
+    try:
+        answer = agent_admin.set_disabled(args.id, args.action == "disable", actor=_actor())
+    except AgentError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(answer, default=str))
     return 0
 
 
@@ -191,9 +196,9 @@ def _agents_retire(args) -> int:
 
     try:
         if args.action == "retire-secret":
-            credentials.retire_secret(args.id, args.credential_id)
+            credentials.retire_secret(args.id, args.credential_id, actor=_actor())
         else:
-            credentials.retire_key(args.id, args.key_id)
+            credentials.retire_key(args.id, args.key_id, actor=_actor())
     except credentials.NotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -205,7 +210,7 @@ def _apikeys_revoke(args) -> int:
     from .services import credentials
 
     try:
-        credentials.revoke_api_key(args.key_id)
+        credentials.revoke_api_key(args.key_id, actor=_actor())
     except credentials.NotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -224,12 +229,33 @@ def _agents_list(args) -> int:
 
 
 def _apikeys_create(args) -> int:
-    from .store import api_keys
-    from .store.db import transaction
+    from .services import api_keys
 
-    with transaction() as conn:
-        key_id, key = api_keys.create_key(conn, args.advertiser, args.name)
-    print(key if args.quiet else json.dumps({"key_id": key_id, "advertiser_id": args.advertiser, "api_key": key}))
+    created = api_keys.create(args.advertiser, args.name, actor=_actor())
+    print(created["api_key"] if args.quiet else json.dumps(
+        {"key_id": created["key_id"], "advertiser_id": args.advertiser, "api_key": created["api_key"]}))
+    return 0
+
+
+def _apikeys_list(args) -> int:
+    """Every key (never the key itself): id, advertiser, name, created, revoked."""
+    from .services import api_keys
+
+    for row in api_keys.listed(args.advertiser):
+        revoked = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
+        print(f"{row['id']}\t{row['advertiser_id']}\t{row['name'] or '-'}\t{row['created_at']:%Y-%m-%d %H:%M}\t{revoked}")
+    return 0
+
+
+def _audit_list(args) -> int:
+    """The admin audit, newest first, as JSON lines."""
+    from .services import audit
+
+    target_type, _, target_id = (args.target or "").rpartition(":") if args.target else (None, None, None)
+    rows, _ = audit.entries(limit=args.limit, target_type=target_type or None, target_id=target_id or None,
+                            action=args.action, actor=args.actor)
+    for row in rows:
+        print(json.dumps(row, default=str))
     return 0
 
 
@@ -405,6 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("id")
     refresh.set_defaults(func=_agents_refresh_keys)
     agents.add_parser("list").set_defaults(func=_agents_list)
+    for verb, what in (("disable", "refuse its webhooks and stop polling it (nothing is deleted)"),
+                       ("enable", "accept its webhooks and poll it again")):
+        toggle = agents.add_parser(verb, help=what)
+        toggle.add_argument("id")
+        toggle.set_defaults(func=_agents_disable)
     creds = agents.add_parser("credentials", help="an agent's secrets and keys: ids and states (never the secrets)")
     creds.add_argument("id")
     creds.set_defaults(func=_agents_credentials)
@@ -432,6 +463,17 @@ def build_parser() -> argparse.ArgumentParser:
     revoke_key.add_argument("key_id")
     revoke_key.set_defaults(func=_apikeys_revoke)
     create_key.set_defaults(func=_apikeys_create)
+    list_keys = keys.add_parser("list", help="the keys: id, advertiser, name, created, revoked (never the key)")
+    list_keys.add_argument("--advertiser")
+    list_keys.set_defaults(func=_apikeys_list)
+
+    audit_cmd = sub.add_parser("audit", help="the admin audit: who changed what, when").add_subparsers(dest="action", required=True)
+    audit_list = audit_cmd.add_parser("list", help="newest first, as JSON lines")
+    audit_list.add_argument("--target", help="TYPE:ID (agent:seller_news, api_key:key_…, advertiser:adv_…) or ID")
+    audit_list.add_argument("--action", help="e.g. agent.register, api_key.revoke")
+    audit_list.add_argument("--actor", help="e.g. cli:alice, admin-token:1a2b3c4d")
+    audit_list.add_argument("--limit", type=int, default=100)
+    audit_list.set_defaults(func=_audit_list)
 
     camps = sub.add_parser("campaigns", help="campaigns").add_subparsers(dest="action", required=True)
     create = camps.add_parser("create", help="a campaign with media buys the agents already know")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 WRITABLE_TABLES = ("sales_agents", "agent_credentials", "advertisers", "campaigns", "campaign_products",
-                   "campaign_creatives", "media_buys", "webhook_events", "api_keys", "cascades")
+                   "campaign_creatives", "media_buys", "webhook_events", "api_keys", "cascades", "admin_audit")
 
 Query = Callable[..., list[dict]]  # query(sql, params) -> rows, like the tests' db fixture
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mediabuy_sync.domain.audit import AuditAction, AuditTarget
 from mediabuy_sync.domain.campaigns import CampaignStatus
 from mediabuy_sync.domain.cascades import CASCADE_KINDS, CascadeState, ItemState
 from mediabuy_sync.domain.inbox import InboxState
@@ -49,6 +50,8 @@ def checked_values(table: str, column: str) -> set[str]:
     ("notification_subscriptions", "state", SubscriptionState),
     ("notification_events", "event_type", EventType),
     ("notification_deliveries", "state", DeliveryState),
+    ("admin_audit", "action", AuditAction),
+    ("admin_audit", "target_type", AuditTarget),
 ])
 def test_each_state_set_is_what_its_column_allows(table, column, values):
     assert {str(v) for v in values} == checked_values(table, column)

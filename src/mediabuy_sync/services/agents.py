@@ -12,9 +12,11 @@ import urllib.parse
 from ..adcp.jwks import JwksError, fetch_jwks
 from ..adcp.signatures import HMAC_MIN_SECRET_BYTES, HMAC_SCHEME, RFC9421_SCHEME
 from ..config import settings
+from ..domain.audit import AuditAction, AuditTarget
 from ..queue.names import DISCOVER_ACCOUNTS, INTERACTIVE_QUEUE
 from ..store import agents, campaigns
 from ..store.db import transaction
+from .audit import record
 
 
 DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
@@ -31,11 +33,11 @@ class AgentError(ValueError):
 def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol: str = "mcp",
              scheme: str = HMAC_SCHEME, secret: str | None = None, jwks_uri: str | None = None,
              auth_token: str | None = None, auth_header: str = "x-adcp-auth",
-             account_mode: str = "advertiser_id", hmac_compact_json: bool = False) -> dict:
+             account_mode: str = "advertiser_id", hmac_compact_json: bool = False, actor: str) -> dict:
     """Register an agent; returns what the operator must keep: the webhook secret (a new random one
     unless given; HMAC and Bearer) and its credential id, or the key ids fetched from its JWKS (RFC
     9421). `hmac_compact_json`: also accept an HMAC over the compact JSON of the body (a seller that
-    signs one byte string and posts another). Raises AgentError."""
+    signs one byte string and posts another). `actor`: who asks, for the audit. Raises AgentError."""
     if hmac_compact_json and scheme != HMAC_SCHEME:
         raise AgentError("the compact-JSON HMAC is for scheme hmac-sha256 only", "hmac_compact_json")
     _check_auth(auth_token, auth_header, endpoint)
@@ -43,6 +45,10 @@ def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol:
         raise AgentError(f"accounts must be one of {', '.join(agents.ACCOUNT_MODES)}", "account_mode")
     answer = {"agent_id": agent_id, "scheme": scheme, "webhook_path": f"/webhooks/adcp/{agent_id}",
               "auth_header": auth_header if auth_token else None, "account_mode": account_mode}
+    # what the audit keeps: the request without its secrets (without_secrets records only that one was set)
+    audited = {"name": name or agent_id, "endpoint": endpoint, "protocol": protocol, "scheme": scheme,
+               "jwks_uri": jwks_uri, "auth_token": auth_token, "auth_header": auth_header,
+               "account_mode": account_mode, "hmac_compact_json": hmac_compact_json}
     with transaction() as conn:
         if agents.get_agent(conn, agent_id) is not None:
             raise AgentError(f"agent {agent_id!r} is registered already", "id", status=409)
@@ -57,6 +63,8 @@ def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol:
             agents.add_agent(conn, agent_id, name or agent_id, endpoint, scheme, protocol, jwks_uri=jwks_uri,
                              auth_token=auth_token, auth_header=auth_header, account_mode=account_mode)
             agents.store_jwks(conn, agent_id, keys)
+            record(conn, actor, AuditAction.AGENT_REGISTER, AuditTarget.AGENT, agent_id,
+                   {**audited, "key_ids": sorted(keys)})
         return {**answer, "jwks_uri": jwks_uri, "key_ids": sorted(keys)}
     secret = secret or random_secrets.token_urlsafe(32)
     if scheme == HMAC_SCHEME and len(secret.encode()) < HMAC_MIN_SECRET_BYTES:
@@ -67,6 +75,8 @@ def register(agent_id: str, endpoint: str, *, name: str | None = None, protocol:
         credential_id = agents.add_secret(conn, agent_id, scheme, secret)
         if hmac_compact_json:
             agents.set_hmac_compact_json(conn, agent_id, True)
+        record(conn, actor, AuditAction.AGENT_REGISTER, AuditTarget.AGENT, agent_id,
+               {**audited, "secret": secret, "credential_id": credential_id})
     return {**answer, "secret": secret, "credential_id": credential_id}
 
 
@@ -86,7 +96,7 @@ def _token_safe(endpoint: str) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
-def set_auth(agent_id: str, token: str | None, header: str = "x-adcp-auth") -> None:
+def set_auth(agent_id: str, token: str | None, header: str = "x-adcp-auth", *, actor: str) -> None:
     """Our token at the seller (None: send none), replacing the one before (rotation)."""
     with transaction() as conn:
         agent = agents.for_calls(conn, agent_id)
@@ -94,17 +104,20 @@ def set_auth(agent_id: str, token: str | None, header: str = "x-adcp-auth") -> N
     with transaction() as conn:
         if not agents.set_outbound_auth(conn, agent_id, token, header):
             raise AgentError(f"no agent {agent_id!r}", "id", status=404)
+        record(conn, actor, AuditAction.AGENT_SET_AUTH, AuditTarget.AGENT, agent_id,
+               {"auth_token": token, "auth_header": header})
 
 
-def set_account_mode(agent_id: str, mode: str) -> None:
+def set_account_mode(agent_id: str, mode: str, *, actor: str) -> None:
     if mode not in agents.ACCOUNT_MODES:
         raise AgentError(f"accounts must be one of {', '.join(agents.ACCOUNT_MODES)}", "account_mode")
     with transaction() as conn:
         if not agents.set_account_mode(conn, agent_id, mode):
             raise AgentError(f"no agent {agent_id!r}", "id", status=404)
+        record(conn, actor, AuditAction.AGENT_SET_ACCOUNT_MODE, AuditTarget.AGENT, agent_id, {"account_mode": mode})
 
 
-def set_account(agent_id: str, advertiser_id: str, account_id: str) -> None:
+def set_account(agent_id: str, advertiser_id: str, account_id: str, *, actor: str) -> None:
     """The seller's account id for one of our advertisers, as the operator says (a discovery never
     overwrites it)."""
     if not account_id.strip() or len(account_id) > 255:
@@ -113,6 +126,8 @@ def set_account(agent_id: str, advertiser_id: str, account_id: str) -> None:
         if agents.get_agent(conn, agent_id) is None:
             raise AgentError(f"no agent {agent_id!r}", "id", status=404)
         agents.set_account(conn, agent_id, advertiser_id, account_id, source="operator")
+        record(conn, actor, AuditAction.AGENT_SET_ACCOUNT, AuditTarget.AGENT, agent_id,
+               {"advertiser_id": advertiser_id, "account_id": account_id})
 
 
 def discover_accounts(agent_id: str, publisher, timeout: float) -> list[dict]:
@@ -129,9 +144,14 @@ def discover_accounts(agent_id: str, publisher, timeout: float) -> list[dict]:
     return accounts(agent_id)
 
 
-def remove_account(agent_id: str, advertiser_id: str) -> bool:
+def remove_account(agent_id: str, advertiser_id: str, *, actor: str) -> bool:
+    """Forget the advertiser's account at the seller; False (and nothing audited) if there was none."""
     with transaction() as conn:
-        return agents.remove_account(conn, agent_id, advertiser_id)
+        removed = agents.remove_account(conn, agent_id, advertiser_id)
+        if removed:
+            record(conn, actor, AuditAction.AGENT_REMOVE_ACCOUNT, AuditTarget.AGENT, agent_id,
+                   {"advertiser_id": advertiser_id})
+        return removed
 
 
 def accounts(agent_id: str) -> list[dict]:
@@ -141,13 +161,14 @@ def accounts(agent_id: str) -> list[dict]:
         return agents.accounts_of(conn, agent_id)
 
 
-def set_brand(advertiser_id: str, domain: str) -> None:
+def set_brand(advertiser_id: str, domain: str, *, actor: str) -> None:
     """The brand domain the advertiser's buys are for (create_media_buy's brand)."""
     domain = domain.strip().lower()
     if len(domain) > 253 or not DOMAIN.fullmatch(domain):  # ADCP's brand.domain pattern
         raise AgentError("a brand is a domain name (letters, digits, hyphens, dots), e.g. acme.example", "domain")
     with transaction() as conn:
         campaigns.set_advertiser_brand(conn, advertiser_id, domain)
+        record(conn, actor, AuditAction.ADVERTISER_SET_BRAND, AuditTarget.ADVERTISER, advertiser_id, {"domain": domain})
 
 
 def listed() -> list[dict]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 
+from ..domain.audit import AuditAction, AuditTarget
 from ..store import agents, api_keys
 from ..store.db import transaction
 from . import agent_credentials
+from .audit import record
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +31,28 @@ def list_for(agent_id: str) -> list[dict]:
         return agents.credentials_of(conn, agent_id)
 
 
-def retire_secret(agent_id: str, credential_id: int) -> None:
+def retire_secret(agent_id: str, credential_id: int, *, actor: str) -> None:
     """Revoke an HMAC secret or Bearer token of the agent now."""
     heard = agent_credentials.heard(agent_id)
     with transaction() as conn:
         if not agents.retire_secret(conn, agent_id, credential_id):
             raise NotFound(f"Agent {agent_id!r} has no active secret or token {credential_id}.")
-    _everywhere(agent_id, heard)
+        record(conn, actor, AuditAction.AGENT_RETIRE_SECRET, AuditTarget.AGENT, agent_id, {"credential_id": credential_id})
+    everywhere(agent_id, heard)
 
 
-def retire_key(agent_id: str, key_id: str) -> None:
+def retire_key(agent_id: str, key_id: str, *, actor: str) -> None:
     """Revoke an RFC 9421 key of the agent now, for good (a JWKS still listing it does not bring it back;
     a webhook signed with it is answered webhook_signature_key_revoked)."""
     heard = agent_credentials.heard(agent_id)
     with transaction() as conn:
         if not agents.retire_key(conn, agent_id, key_id):
             raise NotFound(f"Agent {agent_id!r} has no unrevoked key {key_id!r}.")
-    _everywhere(agent_id, heard)
+        record(conn, actor, AuditAction.AGENT_RETIRE_KEY, AuditTarget.AGENT, agent_id, {"key_id": key_id})
+    everywhere(agent_id, heard)
 
 
-def _everywhere(agent_id: str, heard: int) -> None:
+def everywhere(agent_id: str, heard: int) -> None:
     """After the commit: dropped here at once; in a web process, wait (1 s at most) for the commit's
     own notification to come back, so that the answer follows its delivery to every process."""
     agent_credentials.forget(agent_id)
@@ -56,7 +60,9 @@ def _everywhere(agent_id: str, heard: int) -> None:
         log.warning("revocation for %s committed, its notification not heard back within 1 s", agent_id)
 
 
-def revoke_api_key(key_id: str) -> None:
+def revoke_api_key(key_id: str, *, actor: str) -> None:
+    """Revoke a buyer API key now: every request reads its key afresh, so no process keeps it."""
     with transaction() as conn:
         if not api_keys.revoke_key(conn, key_id):
             raise NotFound(f"No unrevoked API key {key_id!r}.")
+        record(conn, actor, AuditAction.API_KEY_REVOKE, AuditTarget.API_KEY, key_id)

@@ -215,3 +215,13 @@ def retire_key(conn: psycopg.Connection, agent_id: str, key_id: str) -> bool:
 
 def set_hmac_compact_json(conn: psycopg.Connection, agent_id: str, on: bool) -> bool:
     return conn.execute(Q["set_hmac_compact_json"], {"agent_id": agent_id, "on": on}).fetchone() is not None
+
+
+def set_disabled(conn: psycopg.Connection, agent_id: str, disabled: bool) -> bool:
+    """Disable or enable the agent; False if it is unknown or already so."""
+    return conn.execute(Q["set_disabled"], {"agent_id": agent_id, "disabled": disabled}).fetchone() is not None
+
+
+def agent_state(conn: psycopg.Connection, agent_id: str) -> dict | None:
+    """id, inbound scheme, JWKS URI and disabled_at (None: enabled)."""
+    return conn.execute(Q["agent_state"], {"agent_id": agent_id}).fetchone()

@@ -33,3 +33,10 @@ def advertiser_for(conn: psycopg.Connection, key: str) -> str | None:
 def revoke_key(conn: psycopg.Connection, key_id: str) -> bool:
     """Revoke a key by its id, at once (every request reads the key afresh); False if unknown or revoked."""
     return conn.execute(Q["revoke_key"], {"id": key_id}).fetchone() is not None
+
+
+def list_keys(conn: psycopg.Connection, advertiser_id: str | None = None, include_revoked: bool = True,
+              limit: int = 1000) -> list[dict]:
+    """The keys as an operator sees them (id, name, advertiser, created, revoked): never the key or its hash."""
+    return conn.execute(Q["list_keys"], {"advertiser_id": advertiser_id, "include_revoked": include_revoked,
+                                         "limit": limit}).fetchall()

@@ -164,7 +164,7 @@ class Plan:
 
 
 def registered_agents(conn: psycopg.Connection, agent_ids: list[str]) -> set[str]:
-    """Those of `agent_ids` that are registered sales agents."""
+    """Those of `agent_ids` that are registered sales agents, and not disabled."""
     return {row["id"] for row in conn.execute(Q["registered_agents"], {"agent_ids": list(agent_ids)})}
 
 

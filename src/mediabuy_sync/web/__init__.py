@@ -23,6 +23,9 @@ BLUEPRINT_MODULES = (
     "dashboard",
     "admin_credentials",
     "webhook_subscriptions",
+    "admin_api_keys",
+    "admin_agent_upkeep",
+    "admin_audit",
 )
 
 ADMIN_TOKEN_MIN_BYTES = 32

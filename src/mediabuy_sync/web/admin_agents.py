@@ -10,7 +10,7 @@ from ..config import settings
 from ..queue.publisher import publisher
 from ..services import agents
 from ..store.agents import ACCOUNT_MODES, AUTH_HEADERS
-from .auth import admin_blueprint
+from .auth import admin_blueprint, current_admin
 from .errors import ApiError, answer
 from .schemas import AGENT_ID_PATTERN, FullMatch, Strict, Text
 
@@ -63,6 +63,8 @@ class Agent(Schema):
     outbound_auth_header = fields.String(required=True)
     account_mode = fields.String(required=True)
     created_at = fields.DateTime(required=True)
+    disabled_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Set while the agent is disabled (POST /admin/agents/{agent_id}/disable)."})
 
 
 class SetAuth(Strict):
@@ -86,7 +88,7 @@ class SetBrand(Strict):
 
 
 @bp.errorhandler(agents.AgentError)
-def _refused(exc: agents.AgentError):
+def refused(exc: agents.AgentError):
     """Every view here lets the service's refusal rise: it answers as the error envelope."""
     code = {404: "NOT_FOUND", 409: "CONFLICT"}.get(exc.status, "VALIDATION_ERROR")
     return answer(ApiError(exc.status, code, exc.message, field=exc.field))
@@ -106,7 +108,8 @@ def register(body: dict):
     registered = agents.register(body["id"], body["endpoint"], name=body.get("name"), protocol=body["protocol"],
                                  scheme=body["scheme"], secret=body.get("secret"), jwks_uri=body.get("jwks_uri"),
                                  auth_token=body.get("auth_token"), auth_header=body["auth_header"],
-                                 account_mode=body["account_mode"], hmac_compact_json=body["hmac_compact_json"])
+                                 account_mode=body["account_mode"], hmac_compact_json=body["hmac_compact_json"],
+                                 actor=current_admin())
     return registered, 201
 
 
@@ -126,7 +129,7 @@ def set_auth(body: dict, agent_id: str):
 
     Replaces the one before (rotation); null sends none. Stored sealed, never shown or logged.
     """
-    agents.set_auth(agent_id, body["auth_token"], body["auth_header"])
+    agents.set_auth(agent_id, body["auth_token"], body["auth_header"], actor=current_admin())
 
 
 @bp.route("/agents/<id:agent_id>/accounts", methods=["GET"])
@@ -159,7 +162,7 @@ def set_account(body: dict, agent_id: str, advertiser_id: str):
 
     Every call for the advertiser's media buys at this seller sends it as `account`.
     """
-    agents.set_account(agent_id, advertiser_id, body["account_id"])
+    agents.set_account(agent_id, advertiser_id, body["account_id"], actor=current_admin())
 
 
 @bp.route("/agents/<id:agent_id>/accounts/<id:advertiser_id>", methods=["DELETE"])
@@ -167,7 +170,7 @@ def set_account(body: dict, agent_id: str, advertiser_id: str):
 @bp.alt_response(404, "NOT_FOUND")
 def remove_account(agent_id: str, advertiser_id: str):
     """Forget the advertiser's account at this seller"""
-    if not agents.remove_account(agent_id, advertiser_id):
+    if not agents.remove_account(agent_id, advertiser_id, actor=current_admin()):
         raise ApiError(404, "NOT_FOUND", f"No account of {advertiser_id!r} at {agent_id!r}.")
 
 
@@ -176,4 +179,4 @@ def remove_account(agent_id: str, advertiser_id: str):
 @bp.response(204)
 def set_brand(body: dict, advertiser_id: str):
     """Set the brand an advertiser's media buys are for (create_media_buy's brand.domain)"""
-    agents.set_brand(advertiser_id, body["domain"])
+    agents.set_brand(advertiser_id, body["domain"], actor=current_admin())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from ..services import credentials
-from .auth import admin_blueprint
+from .auth import admin_blueprint, current_admin
 from .errors import ApiError, answer
 
 bp = admin_blueprint("admin_credentials", __name__, description="Revoke agents' secrets and keys, and buyer API keys.")
@@ -49,7 +49,7 @@ def retire_secret(agent_id: str, credential_id: int):
 
     Every web process refuses it from the moment this answers.
     """
-    credentials.retire_secret(agent_id, credential_id)
+    credentials.retire_secret(agent_id, credential_id, actor=current_admin())
     return {"revoked": True}
 
 
@@ -61,7 +61,7 @@ def retire_key(agent_id: str, key_id: str):
 
     Webhooks signed with it answer 401 webhook_signature_key_revoked, even if the agent's JWKS still lists it.
     """
-    credentials.retire_key(agent_id, key_id)
+    credentials.retire_key(agent_id, key_id, actor=current_admin())
     return {"revoked": True}
 
 
@@ -70,5 +70,5 @@ def retire_key(agent_id: str, key_id: str):
 @bp.alt_response(404, "NOT_FOUND")
 def revoke_api_key(key_id: str):
     """Revoke a buyer API key, at once"""
-    credentials.revoke_api_key(key_id)
+    credentials.revoke_api_key(key_id, actor=current_admin())
     return {"revoked": True}

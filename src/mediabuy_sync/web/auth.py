@@ -13,6 +13,7 @@ import hmac
 from flask import g, request
 
 from ..config import settings
+from ..services.audit import admin_token_actor
 from ..store import api_keys
 from ..store.db import transaction
 from .api import ADMIN_SECURITY, BUYER_SECURITY, ApiBlueprint
@@ -59,6 +60,12 @@ def require_admin_token() -> None:
     if not hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), hashlib.sha256(token.encode()).digest()):
         raise ApiError(401, "UNAUTHORIZED", "The admin token is not valid.",
                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    g.admin_actor = admin_token_actor(token)
+
+
+def current_admin() -> str:
+    """Who the audit says made an admin request's change (only inside an admin blueprint's request)."""
+    return g.admin_actor
 
 
 def buyer_blueprint(name: str, import_name: str, description: str = "") -> ApiBlueprint:

@@ -151,7 +151,7 @@ def create_campaign(body: dict):
     products = body["products"]
     with transaction() as conn:
         known = campaigns.registered_agents(conn, [p["salesAgentId"] for p in products])
-        unknown = {f"products.{i}.salesAgentId": ["No sales agent is registered with this id."]
+        unknown = {f"products.{i}.salesAgentId": ["No sales agent is registered with this id (or it is disabled)."]
                    for i, p in enumerate(products) if p["salesAgentId"] not in known}
         if unknown:
             raise validation_error({"json": unknown})

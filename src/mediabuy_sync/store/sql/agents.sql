@@ -23,6 +23,7 @@ SELECT id, secret_sealed FROM agent_credentials WHERE secret_sealed IS NOT NULL 
 -- name: list_agents
 SELECT a.id, a.name, a.endpoint_uri, a.protocol, a.inbound_scheme, a.created_at,
        a.outbound_token_sealed IS NOT NULL AS has_auth_token, a.outbound_auth_header, a.account_mode,
+       a.disabled_at,
        count(c.id) FILTER (WHERE c.active) AS active_credentials
 FROM sales_agents a
 LEFT JOIN agent_credentials c ON c.agent_id = a.id
@@ -121,6 +122,7 @@ SELECT a.id, a.inbound_scheme, a.hmac_compact_json,
 FROM sales_agents a
 LEFT JOIN agent_credentials c ON c.agent_id = a.id
 WHERE a.id = %(agent_id)s
+  AND a.disabled_at IS NULL  -- a disabled agent's webhooks are refused as an unknown agent's (migration 0025)
 GROUP BY a.id;
 
 -- name: credentials_of
@@ -142,3 +144,13 @@ RETURNING id;
 
 -- name: set_hmac_compact_json
 UPDATE sales_agents SET hmac_compact_json = %(on)s, updated_at = now() WHERE id = %(agent_id)s RETURNING id;
+
+-- name: set_disabled
+-- Disable (now) or enable (NULL) an agent; migration 0025's trigger tells every web process. Answers
+-- only when the state changes, so a repeated disable is told apart.
+UPDATE sales_agents SET disabled_at = CASE WHEN %(disabled)s THEN now() END, updated_at = now()
+WHERE id = %(agent_id)s AND (disabled_at IS NULL) = %(disabled)s
+RETURNING id, disabled_at;
+
+-- name: agent_state
+SELECT id, inbound_scheme, jwks_uri, disabled_at FROM sales_agents WHERE id = %(agent_id)s;

@@ -70,7 +70,8 @@ INSERT INTO campaign_creatives (campaign_id, creative_id, format, name)
 VALUES (%(campaign_id)s, %(creative_id)s, %(format)s, %(name)s);
 
 -- name: registered_agents
-SELECT id FROM sales_agents WHERE id = ANY(%(agent_ids)s);
+-- A disabled agent (migration 0025) takes no new campaign.
+SELECT id FROM sales_agents WHERE id = ANY(%(agent_ids)s) AND disabled_at IS NULL;
 
 -- name: products_of_campaign
 SELECT sales_agent_id, product_id, budget, pacing, bid_price, pricing_option_id, formats, pacing_periods

@@ -11,6 +11,7 @@ WITH due AS (
       AND mb.status = ANY(%(polled)s)
       AND mb.adcp_media_buy_id IS NOT NULL
       AND (a.poll_backoff_until IS NULL OR a.poll_backoff_until <= now())
+      AND a.disabled_at IS NULL  -- a disabled agent is not polled (migration 0025)
       -- an agent whose poll is still in flight (a hanging agent) gets no second one: see worker/polling.py
       AND NOT (mb.sales_agent_id = ANY(%(in_flight)s))
 )

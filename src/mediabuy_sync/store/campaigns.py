@@ -200,15 +200,19 @@ def list_campaigns(
     limit: int,
     offset: int = 0,
     status: str | None = None,
+    lifecycle: str | None = None,
     after: tuple[datetime, str] | None = None,
 ) -> tuple[list[dict], int]:
     """One page of the advertiser's campaigns, newest first, and how many match in all.
+
+    `status` filters on the reported status (the buys' rollup, or the lifecycle while there are no
+    buys), `lifecycle` on the buyer's lifecycle; archived campaigns only when a filter names ARCHIVED.
 
     `after` is the (created_at, id) of the last campaign of the previous page (a cursor); `limit + 1`
     rows are read so the caller can tell whether another page follows.
     """
     after_created_at, after_id = after or (None, None)
-    params = {"advertiser_id": advertiser_id, "status": status, "limit": limit + 1, "offset": offset,
+    params = {"advertiser_id": advertiser_id, "status": status, "lifecycle": lifecycle, "limit": limit + 1, "offset": offset,
               "after_created_at": after_created_at, "after_id": after_id}
     rows = conn.execute(Q["list_for_advertiser"], params).fetchall()
     total = conn.execute(Q["count_for_advertiser"], params).fetchone()["total"]

@@ -92,12 +92,16 @@ ORDER BY p.media_buy_id, p.product_id, p.pacing_period_index, p.id;
 
 -- name: list_for_advertiser
 -- Newest first; a cursor is the last row's (created_at, id), so a page never repeats or skips a row
--- when campaigns are created meanwhile.
+-- when campaigns are created meanwhile. `status` is the reported one (the rollup, or the lifecycle
+-- while there are no buys: the expression of index campaigns_advertiser_reported); `lifecycle` the
+-- buyer's. Archived campaigns are left out unless a filter asks for ARCHIVED.
 SELECT id, advertiser_id, name, status, surfaced_status, blockers, rollup_at, created_at, updated_at,
        flight_start, flight_end, budget_total, currency, daily_cap, pacing
 FROM campaigns
 WHERE advertiser_id = %(advertiser_id)s
-  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(status)s::text IS NULL OR coalesce(surfaced_status, status) = %(status)s)
+  AND (%(lifecycle)s::text IS NULL OR status = %(lifecycle)s)
+  AND (status <> 'ARCHIVED' OR %(lifecycle)s::text = 'ARCHIVED' OR %(status)s::text = 'ARCHIVED')
   AND (%(after_created_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_created_at)s, %(after_id)s))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
@@ -105,7 +109,10 @@ LIMIT %(limit)s OFFSET %(offset)s;
 -- name: count_for_advertiser
 SELECT count(*) AS total
 FROM campaigns
-WHERE advertiser_id = %(advertiser_id)s AND (%(status)s::text IS NULL OR status = %(status)s);
+WHERE advertiser_id = %(advertiser_id)s
+  AND (%(status)s::text IS NULL OR coalesce(surfaced_status, status) = %(status)s)
+  AND (%(lifecycle)s::text IS NULL OR status = %(lifecycle)s)
+  AND (status <> 'ARCHIVED' OR %(lifecycle)s::text = 'ARCHIVED' OR %(status)s::text = 'ARCHIVED');
 
 -- name: bump_campaign
 -- The campaign's buys changed: its rollup is owed (see campaigns.status_version).

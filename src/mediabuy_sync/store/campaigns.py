@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ..domain import lifecycle
 from ..domain.campaigns import CampaignStatus
 from ..domain.polling import next_poll_in
 from ..domain.rollup import most_restrictive
@@ -73,7 +74,8 @@ class Surfaced:
 
 
 def recompute_rollup(conn: psycopg.Connection, campaign_id: str, blockers_shown: int = 5) -> Surfaced | None:
-    """Recompute and save the campaign's surfaced status; None when the campaign does not exist.
+    """Recompute and save the campaign's surfaced status; None when the campaign does not exist. A
+    campaign whose flight is over with every buy done ends its lifecycle here too (COMPLETED).
 
     PostgreSQL counts the buys per status; the domain picks the most restrictive of those; the
     blockers are gathered and saved in the same statement (see campaigns.sql, save_rollup).
@@ -82,6 +84,10 @@ def recompute_rollup(conn: psycopg.Connection, campaign_id: str, blockers_shown:
     if campaign is None:
         return None
     counts = conn.execute(Q["buy_status_counts"], {"campaign_id": campaign_id}).fetchall()
+    if lifecycle.completes(campaign["status"], (row["status"] for row in counts), campaign["flight_end"],
+                           datetime.now(timezone.utc)):
+        conn.execute(Q["complete_campaign"], {"campaign_id": campaign_id,
+                                              "from_statuses": sorted(lifecycle.COMPLETABLE_FROM)})
     status = most_restrictive(row["status"] for row in counts)
     surfaced = status.value if status else None
     saved = conn.execute(
@@ -99,6 +105,12 @@ def recompute_rollup(conn: psycopg.Connection, campaign_id: str, blockers_shown:
 
 def rollups_owed(conn: psycopg.Connection, limit: int = 1000) -> list[str]:
     return [row["id"] for row in conn.execute(Q["rollups_owed"], {"limit": limit}).fetchall()]
+
+
+def completions_due(conn: psycopg.Connection, limit: int = 1000) -> list[str]:
+    """Campaigns past their flight with every buy done whose lifecycle has not ended: a recompute ends it."""
+    params = {"terminal": sorted(lifecycle.TERMINAL), "limit": limit}
+    return [row["id"] for row in conn.execute(Q["completions_due"], params).fetchall()]
 
 
 def campaign_view(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> dict | None:

@@ -17,7 +17,7 @@ from ...domain.statuses import Status
 from ...store import agents, campaign_state, campaigns, cascades, media_buys
 from ...store.cascades import NewItem
 from .. import products as catalogues
-from .common import Rejected, Started, live_packages, locked, seller_accounts, status_rejected
+from .common import Rejected, Started, flight_over, live_packages, locked, seller_accounts, status_rejected
 
 
 def webhook_url(agent_id: str) -> str:
@@ -42,6 +42,7 @@ def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> S
     previous = state.campaign["status"]
     if previous not in EXECUTABLE_FROM:
         raise status_rejected("executed", previous, EXECUTABLE_FROM)
+    flight_over(state, "executed")
     if not state.buys:
         if not state.products:
             raise Rejected(422, "VALIDATION_ERROR", "The campaign selects no products: there is nothing to execute.",

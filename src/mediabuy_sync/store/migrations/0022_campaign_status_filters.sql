@@ -6,3 +6,7 @@ CREATE INDEX campaigns_advertiser_reported
     ON campaigns (advertiser_id, (coalesce(surfaced_status, status)), created_at DESC, id DESC);
 CREATE INDEX campaigns_advertiser_lifecycle
     ON campaigns (advertiser_id, status, created_at DESC, id DESC);
+
+-- The rollup sweeper's look for live campaigns whose flight is over (completions_due): only the live
+-- ones, by flight end.
+CREATE INDEX campaigns_flight_end_live ON campaigns (flight_end) WHERE status IN ('ACTIVE', 'PAUSED');

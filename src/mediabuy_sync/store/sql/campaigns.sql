@@ -5,7 +5,7 @@ VALUES (%(id)s, %(advertiser_id)s, %(name)s, %(status)s);
 -- name: lock_for_rollup
 -- Holding the campaign row while the buys are read: every bump committed before the lock is in
 -- what we read; later ones will find the rollup owed and ask for another recompute.
-SELECT status_version, rollup_version, surfaced_status, blockers
+SELECT status_version, rollup_version, surfaced_status, blockers, status, flight_end
 FROM campaigns
 WHERE id = %(campaign_id)s
 FOR UPDATE;
@@ -197,3 +197,22 @@ SELECT brand_domain FROM advertisers WHERE id = %(advertiser_id)s;
 -- name: set_advertiser_brand
 INSERT INTO advertisers (id, brand_domain) VALUES (%(advertiser_id)s, %(brand_domain)s)
 ON CONFLICT (id) DO UPDATE SET brand_domain = EXCLUDED.brand_domain, updated_at = now();
+
+-- name: complete_campaign
+-- The flight is over and every buy is done (domain/lifecycle.completes): the lifecycle ends, guarded
+-- so that a buyer's action that won the row lock first is not overwritten.
+UPDATE campaigns SET status = 'COMPLETED', updated_at = now()
+WHERE id = %(campaign_id)s AND status = ANY(%(from_statuses)s);
+
+-- name: completions_due
+-- Campaigns whose flight is over with every buy already terminal and at least one COMPLETED, but whose
+-- lifecycle did not end (their last buy finished before the flight's end, so no recompute came after
+-- it): the rollup sweeper recomputes them, which completes them. The buy statuses are
+-- domain/lifecycle.TERMINAL; the lifecycles are COMPLETABLE_FROM, written out so that the partial index
+-- campaigns_flight_end_live (migration 0022) serves the scan.
+SELECT c.id FROM campaigns c
+WHERE c.status IN ('ACTIVE', 'PAUSED') AND c.flight_end <= now()
+  AND EXISTS (SELECT 1 FROM media_buys mb WHERE mb.campaign_id = c.id AND mb.status = 'COMPLETED')
+  AND NOT EXISTS (SELECT 1 FROM media_buys mb WHERE mb.campaign_id = c.id AND mb.status <> ALL(%(terminal)s))
+ORDER BY c.flight_end
+LIMIT %(limit)s;

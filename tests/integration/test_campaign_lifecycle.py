@@ -172,3 +172,139 @@ def test_a_campaign_done_before_its_flight_ends_completes_when_the_flight_ends(c
     wait_until(lambda: client.campaign(campaign_id)["lifecycleStatus"] == "COMPLETED", 90,
                what="the rollup sweeper to complete it after the flight's end")
     assert datetime.now(timezone.utc) >= end
+
+
+# --- PUT flightDates and products; re-execute; resubmit ------------------------------------------------
+
+
+def put(client: Client, campaign_id: str, body: dict) -> requests.Response:
+    return client.call("PUT", f"/campaigns/{campaign_id}", body)
+
+
+def product(agent_id: str, product_id: str = "display_ros", budget: float = 1000) -> dict:
+    return {"salesAgentId": agent_id, "productId": product_id, "budget": budget, "formats": ["display_300x250"],
+            "pricingOptionId": "cpm_fixed"}
+
+
+def test_a_draft_takes_a_new_flight_and_new_products_and_bad_ones_change_nothing(client, agents):
+    first, second = agents.ids
+    campaign_id = client.create([first], now() + timedelta(days=1), now() + timedelta(days=8))
+    before = client.campaign(campaign_id)
+
+    start, end = now() + timedelta(days=2), now() + timedelta(days=20)
+    answer = put(client, campaign_id, {"flightDates": {"startDate": iso(start), "endDate": iso(end)},
+                                       "products": [product(second, budget=600), product(second, "video_pre", 400)]})
+
+    assert answer.status_code == 200, answer.text
+    view = client.campaign(campaign_id)
+    assert view["flightDates"] == {"startDate": start.isoformat(), "endDate": end.isoformat()}
+    assert [(p["salesAgentId"], p["productId"], p["budget"]) for p in view["products"]] == [
+        (second, "display_ros", 600), (second, "video_pre", 400)]
+    assert before["products"] != view["products"]
+
+    for body, status, field in [
+        ({"products": [product("agent_nobody")]}, 422, "products.0.salesAgentId"),
+        ({"products": [product(first, budget=900), product(second, budget=900)]}, 409, None),  # total 1000
+        ({"products": [product(first), product(first)]}, 422, "products.1.productId"),
+        ({"flightDates": {"startDate": iso(end), "endDate": iso(start)}}, 422, "flightDates.endDate"),
+    ]:
+        refused = put(client, campaign_id, body)
+        assert refused.status_code == status, (body, refused.text)
+        if field:
+            assert refused.json()["error"]["field"] == field, refused.text
+        assert client.campaign(campaign_id)["products"] == view["products"]
+
+
+def test_a_live_flight_is_only_extended_carried_to_each_buy_and_then_reactivates(client, agents, db):
+    start, end = now() - timedelta(minutes=5), now() + timedelta(hours=2)
+    campaign_id = executed_and_active(client, agents.ids, start, end)
+    buys = client.campaign(campaign_id)["mediaBuys"]
+    for body, field in [({"flightDates": {"startDate": iso(start), "endDate": iso(end - timedelta(hours=1))}},
+                         "flightDates.endDate"),
+                        ({"flightDates": {"startDate": iso(start + timedelta(minutes=1)),
+                                          "endDate": iso(end + timedelta(hours=1))}}, "flightDates.startDate")]:
+        refused = put(client, campaign_id, body)
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == field, refused.text
+    assert client.campaign(campaign_id)["flightDates"]["endDate"] == end.isoformat()
+
+    assert client.ok("POST", f"/campaigns/{campaign_id}/pause")["newStatus"] == "PAUSED"
+    db("UPDATE campaigns SET flight_end = %s WHERE id = %s", (now() - timedelta(minutes=1), campaign_id))
+    assert client.call("POST", f"/campaigns/{campaign_id}/reactivate").status_code == 422
+
+    longer = end + timedelta(days=3)
+    answer = put(client, campaign_id, {"flightDates": {"startDate": iso(start), "endDate": iso(longer)}})
+
+    assert answer.status_code == 200, answer.text
+    data = answer.json()["data"]
+    assert data["success"] and sorted(r["mediaBuyId"] for r in data["mediaBuyResults"]) == sorted(
+        b["mediaBuyId"] for b in buys), data
+    for buy in buys:  # each agent got the new end (update_media_buy end_time) and applied it
+        at_agent = sim_buy(agents, buy["salesAgentId"], buy["adcpMediaBuyId"])
+        assert datetime.fromisoformat(at_agent["end_time"].replace("Z", "+00:00")) == longer, at_agent
+    resumed = client.ok("POST", f"/campaigns/{campaign_id}/reactivate")
+    assert (resumed["newStatus"], resumed["successCount"]) == ("ACTIVE", 2)
+    wait_until(lambda: statuses(client, campaign_id) == ["ACTIVE", "ACTIVE"], 20, what="the buys resumed")
+
+
+def test_re_execute_buys_products_added_for_new_agents_only(client, agents):
+    first, second = agents.ids
+    campaign_id = executed_and_active(client, [first], now() - timedelta(minutes=5), now() + timedelta(hours=2))
+    [kept] = client.campaign(campaign_id)["mediaBuys"]
+    products = client.campaign(campaign_id)["products"]
+
+    # a product of an agent that has a buy: refused, naming the buy
+    more_of_first = put(client, campaign_id, {"products": products + [product(first, "video_pre", 500)],
+                                              "budget": {"total": 3000}})
+    assert more_of_first.status_code == 422, more_of_first.text
+    assert kept["mediaBuyId"] in more_of_first.json()["error"]["message"]
+    # a bought product left out, or changed: refused
+    assert put(client, campaign_id, {"products": [product(second)]}).status_code == 422
+    assert put(client, campaign_id, {"products": [{**products[0], "budget": 999}]}).status_code == 422
+
+    added = put(client, campaign_id, {"products": products + [product(second, budget=500)], "budget": {"total": 3000}})
+    assert added.status_code == 200, added.text
+    assert len(client.campaign(campaign_id)["mediaBuys"]) == 1  # bought at the next execute
+
+    answer = client.ok("POST", f"/campaigns/{campaign_id}/execute", {})
+
+    assert (answer["previousStatus"], answer["newStatus"], answer["success"]) == ("ACTIVE", "ACTIVE", True)
+    assert answer["cascade"]["total"] == 1  # the new agent's buy only
+    wait_until(lambda: statuses(client, campaign_id) == ["ACTIVE", "ACTIVE"], 20, what="the new buy approved")
+    buys = {b["salesAgentId"]: b for b in client.campaign(campaign_id)["mediaBuys"]}
+    assert buys[first]["mediaBuyId"] == kept["mediaBuyId"]
+    assert buys[first]["adcpMediaBuyId"] == kept["adcpMediaBuyId"]
+    assert [p["budget"] for p in buys[second]["packages"]] == [500]
+    assert sim_buy(agents, second, buys[second]["adcpMediaBuyId"])["status"] == "active"
+
+
+def test_a_rejected_buy_is_resubmitted_by_execute_after_a_change(client, agents, db):
+    first, second = agents.ids
+    knobs(agents, agents.sim[second], reject_share=1.0)
+    try:
+        campaign_id = client.create(agents.ids, now() - timedelta(minutes=5), now() + timedelta(hours=2))
+        assert client.ok("POST", f"/campaigns/{campaign_id}/execute", {})["success"]
+        wait_until(lambda: sorted(statuses(client, campaign_id)) == ["ACTIVE", "REJECTED"], 20,
+                   what="one agent to approve, the other to reject")
+    finally:
+        knobs(agents, agents.sim[second], reject_share=0.0)
+    wait_until(lambda: client.campaign(campaign_id)["status"] == "REJECTED", 10, what="the rollup")
+    rejected = {b["salesAgentId"]: b for b in client.campaign(campaign_id)["mediaBuys"]}[second]
+
+    # the buyer changes what the seller declined (here its budget), then executes again
+    assert put(client, campaign_id, {"budget": {"total": 2500}}).status_code == 200
+    answer = client.ok("POST", f"/campaigns/{campaign_id}/execute", {})
+
+    assert answer["success"] and answer["cascade"]["total"] == 1, answer
+    wait_until(lambda: statuses(client, campaign_id) == ["ACTIVE", "ACTIVE"], 20, what="the resubmitted buy approved")
+    again = {b["salesAgentId"]: b for b in client.campaign(campaign_id)["mediaBuys"]}[second]
+    assert again["mediaBuyId"] == rejected["mediaBuyId"]  # the same buy of ours, a new one at the agent
+    assert again["adcpMediaBuyId"] != rejected["adcpMediaBuyId"], sim_buy(agents, second, rejected["adcpMediaBuyId"])
+    assert sim_buy(agents, second, rejected["adcpMediaBuyId"])["status"] == "rejected"
+    ledger = db("SELECT from_status, to_status FROM status_changes WHERE entity_id = %s ORDER BY id",
+                (again["mediaBuyId"],))
+    assert ("REJECTED", "PENDING_APPROVAL") in [(r["from_status"], r["to_status"]) for r in ledger]
+    assert client.campaign(campaign_id)["status"] == "ACTIVE"
+
+
+def knobs(agents, sim_id: str, **values) -> None:
+    requests.post(f"{agents.base[sim_id]}/_sim/knobs", json=values, timeout=5).raise_for_status()

@@ -81,8 +81,9 @@ class UpdateRequest:
     def check(self) -> tuple[dict[str, list[str]], budgets.BudgetPlan]:
         """({field path: [messages]} of every rule broken, the budgets after the request)."""
         state = self.state
-        if "creatives" in self.body and state.products:
-            formats = [p["formats"] for p in state.products]
+        products = self.body.get("products") or state.products  # the products the manifest must fit after
+        if "creatives" in self.body and products:
+            formats = [p["formats"] for p in products]
             for i in plans.unplaceable_creatives((x["format"] for x in self.body["creatives"]), formats):
                 self._error(f"creatives.{i}.format", "No selected product accepts this format.")
         new_budget = self.body.get("budget") or {}

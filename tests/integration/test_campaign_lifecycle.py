@@ -214,6 +214,16 @@ def test_a_draft_takes_a_new_flight_and_new_products_and_bad_ones_change_nothing
             assert refused.json()["error"]["field"] == field, refused.text
         assert client.campaign(campaign_id)["products"] == view["products"]
 
+    # products and manifest replaced together: the manifest is checked against the new products
+    video = {**product(first, "video_pre"), "formats": ["video_15s"]}
+    alone = put(client, campaign_id, {"products": [video]})
+    assert alone.status_code == 422 and "cr_banner" in alone.text, alone.text  # the banner would fit nothing
+    both = put(client, campaign_id, {"products": [video], "creatives": [{"creativeId": "cr_v", "format": "video_15s"}]})
+    assert both.status_code == 200, both.text
+    view = client.campaign(campaign_id)
+    assert ([p["productId"] for p in view["products"]], [c["creativeId"] for c in view["creatives"]]) == (
+        ["video_pre"], ["cr_v"])
+
 
 def test_a_live_flight_is_only_extended_carried_to_each_buy_and_then_reactivates(client, agents, db):
     start, end = now() - timedelta(minutes=5), now() + timedelta(hours=2)

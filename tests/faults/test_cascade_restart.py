@@ -149,7 +149,7 @@ def test_a_worker_killed_mid_cascade_the_cascade_completes_and_each_agent_call_a
         at_agent = sim_get(agent_id, f"buys/{buy['adcpMediaBuyId']}")
         assert at_agent["status"] == "paused" and [p["paused"] for p in at_agent["packages"]] == [True, True], at_agent
     now = campaign()
-    assert now["status"] == "PAUSED"
+    assert now["lifecycleStatus"] == "PAUSED"
     assert all(b["status"] == "PAUSED" and [p["status"] for p in b["packages"]] == ["paused", "paused"]
                for b in now["mediaBuys"]), now["mediaBuys"]
 

@@ -196,7 +196,7 @@ def test_execute_with_one_agent_failing_then_re_execute_retries_only_that_buy(cl
         "succeeded": 3, "failed": 1, "pending": 0, "createdAt": None, "finishedAt": None}
 
     campaign = client.campaign(campaign_id)
-    assert campaign["status"] == "ACTIVE" and campaign["cascades"][0]["kind"] == "execute"
+    assert campaign["lifecycleStatus"] == "ACTIVE" and campaign["cascades"][0]["kind"] == "execute"
     buys = {b["salesAgentId"]: b for b in campaign["mediaBuys"]}
     assert buys[agents.broken]["status"] == "FAILED"
     assert all(buys[a]["status"] in ("PENDING_APPROVAL", "ACTIVE") for a in (agents.hmac, agents.bearer, agents.rfc))
@@ -392,7 +392,7 @@ def test_pause_and_reactivate_reach_every_buy_and_package(client, agents):
         at_agent = sim_buy(agents, agent_id, buy["adcpMediaBuyId"])
         assert at_agent["status"] == "paused" and [p["paused"] for p in at_agent["packages"]] == [True, True]
     campaign = client.campaign(campaign_id)
-    assert campaign["status"] == "PAUSED"
+    assert campaign["lifecycleStatus"] == "PAUSED"
     assert all(b["status"] == "PAUSED" and [p["status"] for p in b["packages"]] == ["paused", "paused"]
                for b in campaign["mediaBuys"])
     assert campaign["cascades"][0] | {"createdAt": 0, "finishedAt": 0, "cascadeId": 0} == {
@@ -416,7 +416,7 @@ def test_pause_and_reactivate_reach_every_buy_and_package(client, agents):
     assert (partly["newStatus"], partly["successCount"], partly["failureCount"]) == ("PAUSED", 2, 1)
     [failure] = [r for r in partly["mediaBuyResults"] if not r["success"]]
     assert failure["mediaBuyId"] == buys[agents.rfc]["mediaBuyId"] and failure["error"].startswith("unreachable")
-    assert client.campaign(campaign_id)["status"] == "PAUSED"
+    assert client.campaign(campaign_id)["lifecycleStatus"] == "PAUSED"
 
 
 def _duration(cascade: dict) -> float:

@@ -56,7 +56,7 @@ def test_create_answers_201_with_the_draft_campaign_and_stores_its_plan(buyer, a
     assert answer.json()["error"] is None
     data = answer.json()["data"]
     assert answer.headers["Location"] == f"{API}/campaigns/{data['campaignId']}"
-    assert data["campaignId"].startswith("cmp_") and data["status"] == "DRAFT"
+    assert data["campaignId"].startswith("cmp_") and data["status"] == data["lifecycleStatus"] == "DRAFT"
     assert (data["advertiserId"], data["name"]) == (client.advertiser_id, "Spring sale")
     assert data["budget"] == {"total": 10000, "currency": "USD", "dailyCap": 500.5, "pacing": "EVEN"}
     assert data["flightDates"] == {"startDate": "2027-03-01T00:00:00+00:00", "endDate": "2027-03-31T00:00:00+00:00"}
@@ -167,7 +167,7 @@ def test_list_pages_by_cursor_newest_first(five_campaigns):
     assert pages == [2, 2, 1]
     assert seen == newest_first
     summary = client.get("/campaigns", params={"limit": 1}).json()["data"]["campaigns"][0]
-    assert set(summary) == {"campaignId", "advertiserId", "name", "status", "flightDates", "budget",
+    assert set(summary) == {"campaignId", "advertiserId", "name", "status", "lifecycleStatus", "flightDates", "budget",
                             "mediaBuyStatus", "createdAt", "updatedAt"}
 
 
@@ -182,10 +182,13 @@ def test_list_pages_by_offset_and_filters_by_status(five_campaigns):
     after = client.get("/campaigns", params={"limit": 2, "cursor": page["pagination"]["nextCursor"]}).json()["data"]
     assert [c["campaignId"] for c in after["campaigns"]] == newest_first[4:]
 
-    active = client.get("/campaigns", params={"status": "ACTIVE"}).json()["data"]
+    active = client.get("/campaigns", params={"lifecycleStatus": "ACTIVE"}).json()["data"]
     assert [c["campaignId"] for c in active["campaigns"]] == [newest_first[2]]
     assert active["pagination"]["total"] == 1 and active["pagination"]["hasMore"] is False
-    assert client.get("/campaigns", params={"status": "PAUSED"}).json()["data"]["campaigns"] == []
+    assert client.get("/campaigns", params={"lifecycleStatus": "PAUSED"}).json()["data"]["campaigns"] == []
+    # with no buys, a campaign reports its lifecycle: the same one by `status`
+    reported = client.get("/campaigns", params={"status": "ACTIVE"}).json()["data"]
+    assert [c["campaignId"] for c in reported["campaigns"]] == [newest_first[2]]
 
 
 @pytest.mark.parametrize("params, field", [
@@ -194,6 +197,7 @@ def test_list_pages_by_offset_and_filters_by_status(five_campaigns):
     ({"limit": "ten"}, "limit"),
     ({"offset": -1}, "offset"),
     ({"status": "RUNNING"}, "status"),
+    ({"lifecycleStatus": "INPUT_REQUIRED"}, "lifecycleStatus"),
     ({"cursor": "not-a-cursor"}, "cursor"),
     ({"cursor": "WyJ4IiwgMV0"}, "cursor"),  # base64 of a JSON list that is not ours
     ({"cursor": "WyIyMDI3LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgImNtcF94Il0", "offset": 2}, "offset"),

@@ -112,7 +112,7 @@ def campaign_request(now: datetime, with_strict: bool = True) -> dict:
 
 def render(campaign: dict) -> str:
     status = campaign["mediaBuyStatus"]
-    lines = [f"campaign {campaign['campaignId']}  {campaign['status']:<8} surfaced {status['surfacedStatus'] or '-':<17}"
+    lines = [f"campaign {campaign['campaignId']}  {campaign['lifecycleStatus']:<8} surfaced {status['surfacedStatus'] or '-':<17}"
              f" blockers {', '.join(status['blockers']) or '-'}"]
     for buy in campaign["mediaBuys"]:
         delivery = buy.get("delivery") or {}

@@ -13,6 +13,10 @@ S = Status
 
 # Execute submits these; a re-execute retries the failed ones and leaves the others alone.
 SUBMITTABLE = frozenset({S.DRAFT, S.FAILED})
+# … and resubmits the rejected ones (REJECTED → PENDING_APPROVAL is the table's re-submit), after the
+# buyer changed what the seller declined. Not SUBMITTABLE: a resubmission that can't reach its agent
+# leaves the buy REJECTED (REJECTED → FAILED is no transition), with the error on the buy.
+EXECUTED = SUBMITTABLE | {S.REJECTED}
 # The agent holds these buys: updates, cascades and cancels are sent to it.
 AT_AGENT = frozenset({S.PENDING_APPROVAL, S.INPUT_REQUIRED, S.ACTIVE, S.PAUSED})
 # Package budgets of these buys count against the campaign's total ("live" allocations); a DRAFT

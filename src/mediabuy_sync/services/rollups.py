@@ -1,5 +1,6 @@
 """services: each campaign's surfaced status — recomputed after its buys change, coalesced so a busy
-campaign is recomputed at most once per interval, and swept when a recompute was lost."""
+campaign is recomputed at most once per interval, and swept when a recompute was lost. A recompute
+also ends the campaign's lifecycle (COMPLETED) once its flight is over and every buy is done."""
 
 from __future__ import annotations
 
@@ -76,11 +77,13 @@ def _recompute(campaign_ids: list[str], contexts: dict[str, dict]) -> None:
 
 
 def sweep(publisher) -> int:
-    """Beat's rollup sweep: recompute the campaigns whose rollup fell behind their buys (a lost recompute)."""
+    """Beat's rollup sweep: recompute the campaigns whose rollup fell behind their buys (a lost recompute),
+    and those due to complete (domain/lifecycle.completes) with no buy change left to trigger it."""
     with transaction() as conn:
         if not claim_turn(conn, SWEEP_ROLLUPS, settings().rollup_sweep_interval_seconds):
             return 0
-        owed = campaigns.rollups_owed(conn)
+        # and those whose flight ended after their last buy finished: a recompute completes them
+        owed = sorted(set(campaigns.rollups_owed(conn)) | set(campaigns.completions_due(conn)))
     for campaign_id in owed:
         publisher.send_task(RECOMPUTE, args=[campaign_id])
     return len(owed)

@@ -56,11 +56,15 @@ def lock(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> Camp
 
 
 def create_buys(conn: psycopg.Connection, state: CampaignState) -> None:
-    """The first execute: one DRAFT media buy per sales agent, one package per selected product per
+    """One DRAFT media buy per sales agent the campaign has no buy with yet (all of them at the first
+    execute; at a re-execute, those of products added since), one package per selected product per
     pacing period (one over the flight without periods); the campaign's goals on every buy."""
     c = state.campaign
+    have = {b["sales_agent_id"] for b in state.buys}
     by_agent: dict[str, list[dict]] = {}
     for product in state.products:
+        if product["sales_agent_id"] in have:
+            continue
         by_agent.setdefault(product["sales_agent_id"], []).append(product)
     for agent_id, products in by_agent.items():
         buy_id = new_id("mb")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ..domain import lifecycle
 from ..domain.campaigns import CampaignStatus
 from ..domain.polling import next_poll_in
 from ..domain.rollup import most_restrictive
@@ -75,7 +76,8 @@ class Surfaced:
 
 
 def recompute_rollup(conn: psycopg.Connection, campaign_id: str, blockers_shown: int = 5) -> Surfaced | None:
-    """Recompute and save the campaign's surfaced status; None when the campaign does not exist.
+    """Recompute and save the campaign's surfaced status; None when the campaign does not exist. A
+    campaign whose flight is over with every buy done ends its lifecycle here too (COMPLETED).
 
     PostgreSQL counts the buys per status; the domain picks the most restrictive of those; the
     blockers are gathered and saved in the same statement (see campaigns.sql, save_rollup).
@@ -84,6 +86,10 @@ def recompute_rollup(conn: psycopg.Connection, campaign_id: str, blockers_shown:
     if campaign is None:
         return None
     counts = conn.execute(Q["buy_status_counts"], {"campaign_id": campaign_id}).fetchall()
+    if lifecycle.completes(campaign["status"], (row["status"] for row in counts), campaign["flight_end"],
+                           datetime.now(timezone.utc)):
+        conn.execute(Q["complete_campaign"], {"campaign_id": campaign_id,
+                                              "from_statuses": sorted(lifecycle.COMPLETABLE_FROM)})
     status = most_restrictive(row["status"] for row in counts)
     surfaced = status.value if status else None
     saved = conn.execute(
@@ -102,6 +108,12 @@ def recompute_rollup(conn: psycopg.Connection, campaign_id: str, blockers_shown:
 
 def rollups_owed(conn: psycopg.Connection, limit: int = 1000) -> list[str]:
     return [row["id"] for row in conn.execute(Q["rollups_owed"], {"limit": limit}).fetchall()]
+
+
+def completions_due(conn: psycopg.Connection, limit: int = 1000) -> list[str]:
+    """Campaigns past their flight with every buy done whose lifecycle has not ended: a recompute ends it."""
+    params = {"terminal": sorted(lifecycle.TERMINAL), "limit": limit}
+    return [row["id"] for row in conn.execute(Q["completions_due"], params).fetchall()]
 
 
 def campaign_view(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> dict | None:
@@ -203,15 +215,19 @@ def list_campaigns(
     limit: int,
     offset: int = 0,
     status: str | None = None,
+    lifecycle: str | None = None,
     after: tuple[datetime, str] | None = None,
 ) -> tuple[list[dict], int]:
     """One page of the advertiser's campaigns, newest first, and how many match in all.
+
+    `status` filters on the reported status (the buys' rollup, or the lifecycle while there are no
+    buys), `lifecycle` on the buyer's lifecycle; archived campaigns only when a filter names ARCHIVED.
 
     `after` is the (created_at, id) of the last campaign of the previous page (a cursor); `limit + 1`
     rows are read so the caller can tell whether another page follows.
     """
     after_created_at, after_id = after or (None, None)
-    params = {"advertiser_id": advertiser_id, "status": status, "limit": limit + 1, "offset": offset,
+    params = {"advertiser_id": advertiser_id, "status": status, "lifecycle": lifecycle, "limit": limit + 1, "offset": offset,
               "after_created_at": after_created_at, "after_id": after_id}
     rows = conn.execute(Q["list_for_advertiser"], params).fetchall()
     total = conn.execute(Q["count_for_advertiser"], params).fetchone()["total"]

@@ -17,6 +17,7 @@ BLUEPRINT_MODULES = (
     "webhooks",
     "campaigns",
     "campaign_actions",
+    "campaign_lifecycle",
     "sales_agents",
     "admin",
     "admin_agents",

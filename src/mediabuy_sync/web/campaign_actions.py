@@ -22,7 +22,8 @@ from ..store.db import transaction
 from .auth import buyer_blueprint, current_advertiser
 from .errors import ApiError, validation_error
 from .schemas import (
-    MAX_BID, BudgetChange, CascadeSummary, Creative, FrequencyCap, Money, OptimizationGoal, Strict, Text,
+    MAX_BID, BudgetChange, CascadeSummary, Creative, FlightDates, FrequencyCap, Money, OptimizationGoal,
+    ProductSelection, Strict, Text,
 )
 
 bp = buyer_blueprint("buyer_actions", __name__,
@@ -84,6 +85,13 @@ class UpdateCampaign(Strict):
     propertyList = fields.Dict(keys=fields.String(), allow_none=True, metadata={
         "description": "Carried to the packages of every live media buy (no re-execute)."})
     mediaBuys = fields.List(fields.Nested(MediaBuyChange), validate=validate.Length(max=100))
+    flightDates = fields.Nested(FlightDates, metadata={
+        "description": "A DRAFT: any flight. ACTIVE or PAUSED: only extended (a later end; the start unchanged), "
+                       "carried to every live media buy (update_media_buy end_time); shorter or moved: 422."})
+    products = fields.List(fields.Nested(ProductSelection), validate=validate.Length(min=1, max=100), metadata={
+        "description": "The whole selection. A DRAFT: replaced. ACTIVE or PAUSED: the products bought stay as they "
+                       "are (their packages change through mediaBuys[]); products of sales agents the campaign "
+                       "has no media buy with may be added: the next execute makes and submits their buys."})
     dryRun = fields.Boolean(metadata={
         "description": "true: every rule checked and the plan answered (budget, each buy's status, goals and "
                        "package budgets before and after, the request each agent would receive) — nothing is "
@@ -96,6 +104,10 @@ class UpdateCampaign(Strict):
         errors = {}
         for c in plans.repeated(x.get("creativeId") for x in data.get("creatives") or ()):
             errors[f"creatives.{c}.creativeId"] = ["This creative is in the manifest twice."]
+        keys = [(p["salesAgentId"], p["productId"]) if isinstance(p, dict) and "salesAgentId" in p
+                and "productId" in p else None for p in data.get("products") or ()]
+        for p in plans.repeated(keys):
+            errors[f"products.{p}.productId"] = ["This product of this sales agent is selected twice."]
         if errors:
             raise ValidationError(errors)
 
@@ -200,8 +212,10 @@ def execute(body: dict, campaign_id: str):
 
     The first execute makes one media buy per sales agent and one package per selected product per
     pacing period; every DRAFT (and FAILED) media buy is then submitted with create_media_buy, all
-    agents at once. Executing again retries the failed buys only. Allowed from DRAFT, ACTIVE and
-    PAUSED; a DRAFT campaign becomes ACTIVE even when some agents fail (see errors[]).
+    agents at once. Executing again retries the failed buys, resubmits the rejected ones and buys
+    the products of sales agents added since (PUT products). Allowed from DRAFT, ACTIVE and PAUSED,
+    until the flight's end (422 after it); a DRAFT campaign becomes ACTIVE even when some agents fail
+    (see errors[]).
     """
     started = _act(actions.execute, campaign_id)
     found = _run(started.cascade_ids)
@@ -236,8 +250,10 @@ def execute(body: dict, campaign_id: str):
 def update_campaign(body: dict, campaign_id: str):
     """Update a campaign
 
-    Partial: name, budget, frequencyCaps, creatives (the manifest), propertyList, and mediaBuys[]
-    (update — packages, creative_ids, optimization_goals —, cancel, or delete). Every rule is checked
+    Partial: name, budget, frequencyCaps, creatives (the manifest), propertyList, flightDates and
+    products (a DRAFT's freely; a live campaign's flight only extended, carried to its buys, and
+    products only added for sales agents it has no buy with — the next execute buys them), and
+    mediaBuys[] (update — packages, creative_ids, optimization_goals —, cancel, or delete). Every rule is checked
     first: one answer names every bad entry and nothing changes. Then the local changes are made at
     once and each media buy's change is carried to its agent; mediaBuyResults says how each went.
     An update to an ACTIVE media buy leaves it ACTIVE until its agent answers. With dryRun: true,
@@ -279,8 +295,9 @@ def pause(campaign_id: str):
 def reactivate(campaign_id: str):
     """Reactivate a paused campaign
 
-    The campaign must be PAUSED: its paused (and still pending) media buys and their packages are
-    resumed at their agents. The campaign is ACTIVE even when some agents fail.
+    The campaign must be PAUSED and its flight not over (422 naming its end: extend flightDates
+    first): its paused (and still pending) media buys and their packages are resumed at their
+    agents. The campaign is ACTIVE even when some agents fail.
     """
     return _cascade_answer(_act(actions.reactivate, campaign_id))
 

@@ -16,6 +16,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..config import settings
 from ..domain import plans
 from ..domain.campaigns import CAMPAIGN_STATUSES
+from ..domain.lifecycle import reported_status
+from ..domain.statuses import Status
 from ..domain.sync_runs import SyncRunState
 from ..queue.publisher import publisher
 from ..services import products as catalogues
@@ -61,7 +63,12 @@ class CampaignListQuery(Strict):
                     metadata={"description": "pagination.nextCursor of the previous page: the page after it."})
     offset = fields.Integer(validate=validate.Range(min=0, max=1_000_000),
                             metadata={"description": "Skip this many campaigns (instead of a cursor)."})
-    status = fields.String(validate=validate.OneOf(CAMPAIGN_STATUSES), metadata={"description": "Only this status."})
+    status = fields.String(validate=validate.OneOf([s.value for s in Status]), metadata={
+        "description": "Only campaigns reporting this status (the most restrictive of their media buys', e.g. "
+                       "INPUT_REQUIRED: blocked on input; their lifecycleStatus while they have none)."})
+    lifecycleStatus = fields.String(validate=validate.OneOf(CAMPAIGN_STATUSES), metadata={
+        "description": "Only campaigns in this lifecycle status. ARCHIVED campaigns are listed only when "
+                       "lifecycleStatus or status is ARCHIVED."})
 
     @validates_schema
     def _cursor_or_offset(self, data, **kwargs):
@@ -186,12 +193,16 @@ def list_campaigns(query: dict):
     """List your campaigns
 
     Newest first, `limit` (at most 100) per page. Page with `cursor` (pagination.nextCursor of the
-    previous page: stable while campaigns are created) or with `offset`, not both. `status` filters.
+    previous page: stable while campaigns are created) or with `offset`, not both. `status` filters on
+    the status each campaign reports (the most restrictive of its media buys', e.g. INPUT_REQUIRED for
+    the campaigns blocked on input), `lifecycleStatus` on the buyer's lifecycle; both may be given.
+    ARCHIVED campaigns are left out unless a filter asks for ARCHIVED.
     """
     limit, offset = query["limit"], query.get("offset", 0)
     with transaction() as conn:
         rows, total = campaigns.list_campaigns(conn, current_advertiser(), limit=limit, offset=offset,
-                                               status=query.get("status"), after=query.get("cursor"))
+                                               status=query.get("status"), lifecycle=query.get("lifecycleStatus"),
+                                               after=query.get("cursor"))
     page, has_more = rows[:limit], len(rows) > limit
     return {
         "campaigns": [_summary(row) for row in page],
@@ -211,8 +222,9 @@ def list_campaigns(query: dict):
 def get_campaign(campaign_id: str):
     """Read a campaign
 
-    Its plan, `mediaBuyStatus` (the most restrictive status of its media buys, and the buys that
-    decide it) and its media buys with their packages and delivery.
+    Its plan, `status` (the most restrictive status of its media buys; its lifecycle while it has
+    none), `lifecycleStatus` (DRAFT, ACTIVE, PAUSED, COMPLETED, ARCHIVED), `mediaBuyStatus` (the
+    surfaced status, and the buys that decide it) and its media buys with their packages and delivery.
     """
     with transaction() as conn:
         view = campaigns.campaign_view(conn, campaign_id, current_advertiser())
@@ -297,7 +309,8 @@ def _summary(c: dict) -> dict:
         "campaignId": c["id"],
         "advertiserId": c["advertiser_id"],
         "name": c["name"],
-        "status": c["status"],
+        "status": reported_status(c["status"], c["surfaced_status"]),
+        "lifecycleStatus": c["status"],
         # campaigns made before the plan existed (`mediabuy-sync campaigns create`) have neither
         "flightDates": {"startDate": c["flight_start"], "endDate": c["flight_end"]}
         if c["flight_start"] and c["flight_end"] else None,

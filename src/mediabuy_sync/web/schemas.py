@@ -339,7 +339,14 @@ class CampaignSummary(Schema):
     campaignId = fields.String(required=True)
     advertiserId = fields.String(required=True)
     name = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": list(CAMPAIGN_STATUSES)})
+    status = fields.String(required=True, metadata={
+        "enum": [s.value for s in Status],
+        "description": "The status the campaign reports: the most restrictive status of its media buys "
+                       "(mediaBuyStatus.surfacedStatus), or its lifecycleStatus while it has none (a DRAFT)."})
+    lifecycleStatus = fields.String(required=True, metadata={
+        "enum": list(CAMPAIGN_STATUSES),
+        "description": "The buyer's lifecycle: DRAFT until executed, ACTIVE / PAUSED by the buyer's actions, "
+                       "COMPLETED once the flight is over and every buy is done, ARCHIVED when archived."})
     flightDates = fields.Nested(FlightDates, allow_none=True)
     budget = fields.Nested(Budget, allow_none=True)
     mediaBuyStatus = fields.Nested(MediaBuyStatus, required=True)

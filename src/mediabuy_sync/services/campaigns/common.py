@@ -4,11 +4,13 @@ changes nothing, the result the web answers with, and the update_media_buy field
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import psycopg
 
 from ...adcp import requests as adcp
 from ...domain.cascades import AT_AGENT
+from ...domain.lifecycle import flight_error
 from ...domain.packages import PackageStatus
 from ...domain.statuses import Status
 from ...store import agents, campaign_state
@@ -65,6 +67,19 @@ def locked(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> Ca
 def status_rejected(action: str, status: str, allowed) -> Rejected:
     message = f"A {status} campaign cannot be {action}; allowed from {', '.join(sorted(allowed))}."
     return Rejected(422, "VALIDATION_ERROR", message, {"status": [message]}, {"status": status})
+
+
+def flight_over(state: CampaignState, action: str) -> None:
+    """Refuse an action that would set buys delivering after the flight's end (execute, reactivate):
+    the agents would refuse or deliver outside the dates the buyer bought. Before the start is fine:
+    the buys wait for it at their agents."""
+    c = state.campaign
+    error = flight_error(c["flight_start"], c["flight_end"], datetime.now(timezone.utc))
+    if error:
+        message = f"The campaign cannot be {action}: {error}."
+        raise Rejected(422, "VALIDATION_ERROR", message, {"flightDates.endDate": [message]},
+                       {"flightDates": {"startDate": c["flight_start"].isoformat() if c["flight_start"] else None,
+                                        "endDate": c["flight_end"].isoformat()}})
 
 
 def live_packages(buy: dict) -> list[dict]:

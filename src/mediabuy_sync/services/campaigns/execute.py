@@ -1,5 +1,7 @@
-"""services: execute a campaign — make its media buys at the first execute, then submit every DRAFT or
-FAILED one to its agent with create_media_buy (a re-execute retries only the failed ones)."""
+"""services: execute a campaign — make its media buys at the first execute (and, at a re-execute, those
+of sales agents whose products were added since), then submit every DRAFT, FAILED or REJECTED one to
+its agent with create_media_buy: a re-execute retries the failed buys and resubmits the rejected ones
+(after the buyer changed what the seller declined), and leaves the others alone."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ import psycopg
 from ...adcp import requests as adcp
 from ...config import settings
 from ...domain.campaigns import EXECUTABLE_FROM, CampaignStatus
-from ...domain.cascades import SUBMITTABLE
+from ...domain.cascades import EXECUTED
 from ...domain.creatives import creatives_for
 from ...domain.frequency_caps import merged_frequency_caps
 from ...domain.statuses import Status
 from ...store import agents, campaign_state, campaigns, cascades, media_buys
 from ...store.cascades import NewItem
 from .. import products as catalogues
-from .common import Rejected, Started, live_packages, locked, seller_accounts, status_rejected
+from .common import Rejected, Started, flight_over, live_packages, locked, seller_accounts, status_rejected
 
 
 def webhook_url(agent_id: str) -> str:
@@ -42,14 +44,16 @@ def execute(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> S
     previous = state.campaign["status"]
     if previous not in EXECUTABLE_FROM:
         raise status_rejected("executed", previous, EXECUTABLE_FROM)
-    if not state.buys:
-        if not state.products:
-            raise Rejected(422, "VALIDATION_ERROR", "The campaign selects no products: there is nothing to execute.",
-                           {"products": ["No products selected."]})
+    flight_over(state, "executed")
+    if not state.buys and not state.products:
+        raise Rejected(422, "VALIDATION_ERROR", "The campaign selects no products: there is nothing to execute.",
+                       {"products": ["No products selected."]})
+    if {p["sales_agent_id"] for p in state.products} - {b["sales_agent_id"] for b in state.buys}:
+        # the first execute, or products of new sales agents added since (PUT products)
         campaign_state.create_buys(conn, state)
         state = locked(conn, campaign_id, advertiser_id)
     in_flight = cascades.buys_being_submitted(conn, campaign_id)
-    targets = [b for b in state.buys if Status(b["status"]) in SUBMITTABLE and b["id"] not in in_flight]
+    targets = [b for b in state.buys if Status(b["status"]) in EXECUTED and b["id"] not in in_flight]
     if targets and not (state.campaign["flight_start"] and state.campaign["flight_end"]):
         # a campaign made over buys the agents already had (`mediabuy-sync campaigns create`) has no plan
         raise Rejected(422, "VALIDATION_ERROR", "The campaign has no flight dates: its media buys can't be submitted.",

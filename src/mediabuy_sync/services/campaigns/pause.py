@@ -12,7 +12,7 @@ from ...domain.campaigns import (
 from ...domain.statuses import Status
 from ...store import campaigns, cascades
 from ...store.cascades import NewItem
-from .common import Started, account_for, live_packages, locked, seller_accounts, status_rejected
+from .common import Started, account_for, flight_over, live_packages, locked, seller_accounts, status_rejected
 
 
 def pause(conn: psycopg.Connection, campaign_id: str, advertiser_id: str) -> Started:
@@ -32,6 +32,8 @@ def _pause_or_reactivate(conn, campaign_id: str, advertiser_id: str, paused: boo
                                     else (REACTIVATABLE_FROM, REACTIVATE_TARGETS, CampaignStatus.ACTIVE))
     if previous not in allowed:
         raise status_rejected("paused" if paused else "reactivated", previous, allowed)
+    if not paused:  # pausing after the end is harmless; resuming would deliver outside the flight
+        flight_over(state, "reactivated")
     advertiser = state.campaign["advertiser_id"]
     accounts = seller_accounts(conn, state)
     items = [

@@ -3,12 +3,13 @@ named (nothing changes then); then the local changes in the caller's transaction
 must hear as at most two cascades: update_media_buy per buy, sync_creatives for a manifest change.
 
 The request's parts: the campaign's own fields (name, budget, frequencyCaps, propertyList), its
-creative manifest (creatives.py), its budgets (budgets.py) and mediaBuys[] (media_buy_changes.py:
-update, cancel or delete, one buy each).
+creative manifest (creatives.py), its budgets (budgets.py), its flightDates and products
+(plan_changes.py) and mediaBuys[] (media_buy_changes.py: update, cancel or delete, one buy each).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import psycopg
@@ -28,6 +29,7 @@ from .common import (
     seller_accounts, status_rejected,
 )
 from .media_buy_changes import AgentUpdates
+from .plan_changes import PlanChanges
 
 # The cancellation_reason a live buy's delete sends its agent.
 DELETE_REASON = "deleted by the buyer"
@@ -43,11 +45,18 @@ def update(conn: psycopg.Connection, campaign_id: str, advertiser_id: str, body:
         raise status_rejected("updated", state.campaign["status"], UPDATABLE_FROM)
     request = UpdateRequest(state, body)
     errors, budget = request.check()
+    plan = PlanChanges(conn, state, body, request.new_manifest)  # flightDates and products
+    plan.check(errors, (body.get("budget") or {}).get("total", state.campaign["budget_total"]))
     if errors:
         raise Rejected(422, "VALIDATION_ERROR", _summary(errors), errors)
     if budget.error is not None:
         raise Rejected(409, budget.error.code, budget.error.message, None, budget.error.details)
-    return request.apply(conn, budget)
+    if plan.budget_error is not None:
+        allocated, total, excess = plan.budget_error
+        raise Rejected(409, "INSUFFICIENT_MEDIA_BUDGET",
+                       f"The products' budgets ({allocated}) exceed the campaign budget ({total}).", None,
+                       {"allocated": float(allocated), "total": float(total), "excess": float(excess)})
+    return request.apply(conn, budget, plan)
 
 
 def _summary(errors: dict[str, list[str]]) -> str:
@@ -72,8 +81,9 @@ class UpdateRequest:
     def check(self) -> tuple[dict[str, list[str]], budgets.BudgetPlan]:
         """({field path: [messages]} of every rule broken, the budgets after the request)."""
         state = self.state
-        if "creatives" in self.body and state.products:
-            formats = [p["formats"] for p in state.products]
+        products = self.body.get("products") or state.products  # the products the manifest must fit after
+        if "creatives" in self.body and products:
+            formats = [p["formats"] for p in products]
             for i in plans.unplaceable_creatives((x["format"] for x in self.body["creatives"]), formats):
                 self._error(f"creatives.{i}.format", "No selected product accepts this format.")
         new_budget = self.body.get("budget") or {}
@@ -131,7 +141,7 @@ class UpdateRequest:
 
     # -- the changes ----------------------------------------------------------------------------------------
 
-    def apply(self, conn: psycopg.Connection, budget: budgets.BudgetPlan) -> Started:
+    def apply(self, conn: psycopg.Connection, budget: budgets.BudgetPlan, plan: PlanChanges) -> Started:
         body, c, state = self.body, self.campaign, self.state
         started = Started(c["id"], c["status"], c["status"])
         caps_changed = "frequencyCaps" in body and body["frequencyCaps"] != c["frequency_caps"]
@@ -168,6 +178,8 @@ class UpdateRequest:
                     reasons.add("update")
                 else:
                     started.local_results.append(local_result(buy, buy["status"]))
+
+        reasons |= plan.apply(updates)  # a live flight's new end: to each live buy's agent
 
         if list_changed or caps_changed:
             caps = merged_frequency_caps(body.get("frequencyCaps", c["frequency_caps"]),
@@ -219,5 +231,7 @@ def _request_summary(body: dict) -> dict:
             return {k: safe(v) for k, v in value.items()}
         if isinstance(value, list):
             return [safe(v) for v in value]
+        if isinstance(value, datetime):  # flightDates
+            return value.isoformat()
         return str(value) if isinstance(value, Decimal) else value
     return safe({k: v for k, v in body.items() if k != "creatives"})

@@ -5,7 +5,7 @@ VALUES (%(id)s, %(advertiser_id)s, %(name)s, %(status)s);
 -- name: lock_for_rollup
 -- Holding the campaign row while the buys are read: every bump committed before the lock is in
 -- what we read; later ones will find the rollup owed and ask for another recompute.
-SELECT status_version, rollup_version, surfaced_status, blockers
+SELECT status_version, rollup_version, surfaced_status, blockers, status, flight_end
 FROM campaigns
 WHERE id = %(campaign_id)s
 FOR UPDATE;
@@ -93,12 +93,16 @@ ORDER BY p.media_buy_id, p.product_id, p.pacing_period_index, p.id;
 
 -- name: list_for_advertiser
 -- Newest first; a cursor is the last row's (created_at, id), so a page never repeats or skips a row
--- when campaigns are created meanwhile.
+-- when campaigns are created meanwhile. `status` is the reported one (the rollup, or the lifecycle
+-- while there are no buys: the expression of index campaigns_advertiser_reported); `lifecycle` the
+-- buyer's. Archived campaigns are left out unless a filter asks for ARCHIVED.
 SELECT id, advertiser_id, name, status, surfaced_status, blockers, rollup_at, created_at, updated_at,
        flight_start, flight_end, budget_total, currency, daily_cap, pacing
 FROM campaigns
 WHERE advertiser_id = %(advertiser_id)s
-  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(status)s::text IS NULL OR coalesce(surfaced_status, status) = %(status)s)
+  AND (%(lifecycle)s::text IS NULL OR status = %(lifecycle)s)
+  AND (status <> 'ARCHIVED' OR %(lifecycle)s::text = 'ARCHIVED' OR %(status)s::text = 'ARCHIVED')
   AND (%(after_created_at)s::timestamptz IS NULL OR (created_at, id) < (%(after_created_at)s, %(after_id)s))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s;
@@ -106,7 +110,10 @@ LIMIT %(limit)s OFFSET %(offset)s;
 -- name: count_for_advertiser
 SELECT count(*) AS total
 FROM campaigns
-WHERE advertiser_id = %(advertiser_id)s AND (%(status)s::text IS NULL OR status = %(status)s);
+WHERE advertiser_id = %(advertiser_id)s
+  AND (%(status)s::text IS NULL OR coalesce(surfaced_status, status) = %(status)s)
+  AND (%(lifecycle)s::text IS NULL OR status = %(lifecycle)s)
+  AND (status <> 'ARCHIVED' OR %(lifecycle)s::text = 'ARCHIVED' OR %(status)s::text = 'ARCHIVED');
 
 -- name: bump_campaign
 -- The campaign's buys changed: its rollup is owed (see campaigns.status_version).
@@ -191,3 +198,22 @@ SELECT brand_domain FROM advertisers WHERE id = %(advertiser_id)s;
 -- name: set_advertiser_brand
 INSERT INTO advertisers (id, brand_domain) VALUES (%(advertiser_id)s, %(brand_domain)s)
 ON CONFLICT (id) DO UPDATE SET brand_domain = EXCLUDED.brand_domain, updated_at = now();
+
+-- name: complete_campaign
+-- The flight is over and every buy is done (domain/lifecycle.completes): the lifecycle ends, guarded
+-- so that a buyer's action that won the row lock first is not overwritten.
+UPDATE campaigns SET status = 'COMPLETED', updated_at = now()
+WHERE id = %(campaign_id)s AND status = ANY(%(from_statuses)s);
+
+-- name: completions_due
+-- Campaigns whose flight is over with every buy already terminal and at least one COMPLETED, but whose
+-- lifecycle did not end (their last buy finished before the flight's end, so no recompute came after
+-- it): the rollup sweeper recomputes them, which completes them. The buy statuses are
+-- domain/lifecycle.TERMINAL; the lifecycles are COMPLETABLE_FROM, written out so that the partial index
+-- campaigns_flight_end_live (migration 0022) serves the scan.
+SELECT c.id FROM campaigns c
+WHERE c.status IN ('ACTIVE', 'PAUSED') AND c.flight_end <= now()
+  AND EXISTS (SELECT 1 FROM media_buys mb WHERE mb.campaign_id = c.id AND mb.status = 'COMPLETED')
+  AND NOT EXISTS (SELECT 1 FROM media_buys mb WHERE mb.campaign_id = c.id AND mb.status <> ALL(%(terminal)s))
+ORDER BY c.flight_end
+LIMIT %(limit)s;

@@ -85,8 +85,10 @@ WHERE id = %(id)s;
 UPDATE media_buys SET last_error = %(error)s, updated_at = now() WHERE id = %(id)s;
 
 -- name: forget_adcp_ids
--- A re-execute submits the buy anew: the failed attempt's task and buy ids are not this one's.
-UPDATE media_buys SET adcp_task_id = NULL, adcp_media_buy_id = NULL WHERE id = ANY(%(ids)s) AND status = 'FAILED';
+-- A re-execute submits the buy anew: the failed attempt's (or the rejected buy's) task and buy ids are
+-- not this one's; the seller keeps its rejected buy as it was and makes a new one.
+UPDATE media_buys SET adcp_task_id = NULL, adcp_media_buy_id = NULL
+WHERE id = ANY(%(ids)s) AND status IN ('FAILED', 'REJECTED');
 
 -- name: buy_for_calls
 -- Locked: what the caller decides from the status holds until its transaction ends.

@@ -70,7 +70,7 @@ def apply_report(
     moved = None
     if outcome in (Outcome.APPLIED, Outcome.UNCHANGED):
         moved = media_buys.set_status(conn, buy["id"], buy["status"], report.status.value, report.adcp_status,
-                                      report.as_of, report.adcp_media_buy_id)
+                                      report.as_of, report.adcp_media_buy_id, report.message)
         # its guard is checked below, after the ledger writes: see the pipeline note at the end
     elif outcome == Outcome.ANOMALY:
         log.warning("anomaly: media buy %s reported %s while %s; reconcile poll planned",
@@ -84,7 +84,7 @@ def apply_report(
         media_buys.request_reconcile(conn, buy["id"], SOON, anomaly)
     if report.status is not None and (record_noops or outcome in (Outcome.APPLIED, Outcome.ANOMALY)):
         media_buys.record_change(conn, buy["id"], current.value, report.status.value, report.adcp_status, source,
-                                 event_id, outcome, report.as_of)
+                                 event_id, outcome, report.as_of, report.message)
     # counted once the transaction commits: a rolled-back batch, applied again event by event, counts once
     after_commit(partial(metrics.count_report, source, outcome, current.value, Status(after).value))
     # Read last: in a pipeline (ingest runs one) the writes above go to PostgreSQL together with this.

@@ -22,6 +22,7 @@ BLUEPRINT_MODULES = (
     "admin_agents",
     "dashboard",
     "admin_credentials",
+    "media_buys",
 )
 
 ADMIN_TOKEN_MIN_BYTES = 32

@@ -220,3 +220,16 @@ def test_an_advertisers_frequency_caps_read_back(client: Client, buyer):
     someone = Client(buyer())
     refused = someone.call("GET", f"/advertisers/{client.advertiser_id}/frequency-caps")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
+
+
+def test_the_reads_are_documented_with_examples_that_fit_their_schemas(stack):
+    from jsonschema import Draft202012Validator
+
+    document = requests.get(stack["base_url"] + "/openapi.json", timeout=10).json()
+    for path in ("/api/v2/buyer/media-buys/{media_buy_id}", "/api/v2/buyer/media-buys",
+                 "/api/v2/buyer/campaigns/{campaign_id}/history", "/api/v2/buyer/advertisers/{advertiser_id}/frequency-caps"):
+        media = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert media.get("example"), path
+        schema = {**media["schema"], "components": document["components"]}
+        errors = [e.message for e in Draft202012Validator(schema).iter_errors(media["example"])]
+        assert not errors, (path, errors)

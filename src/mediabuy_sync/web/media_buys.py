@@ -185,7 +185,7 @@ CAPS_EXAMPLE = {"advertiserId": "adv_demo", "frequencyCaps": [{"maxImpressions":
 
 
 @bp.route("/media-buys/<id:media_buy_id>", methods=["GET"])
-@bp.response(200, MediaBuyRead, example=BUY_EXAMPLE)
+@bp.response(200, MediaBuyRead, example={"data": BUY_EXAMPLE, "error": None})
 @bp.alt_response(404, "NOT_FOUND")
 def get_media_buy(media_buy_id: str):
     """Read a media buy
@@ -204,7 +204,7 @@ def get_media_buy(media_buy_id: str):
 
 @bp.route("/media-buys", methods=["GET"])
 @bp.arguments(MediaBuyListQuery, location="query")
-@bp.response(200, MediaBuyPage, example=PAGE_EXAMPLE)
+@bp.response(200, MediaBuyPage, example={"data": PAGE_EXAMPLE, "error": None})
 def list_media_buys(query: dict):
     """List your media buys
 
@@ -227,7 +227,7 @@ def list_media_buys(query: dict):
 
 @bp.route("/campaigns/<id:campaign_id>/history", methods=["GET"])
 @bp.arguments(HistoryQuery, location="query")
-@bp.response(200, CampaignHistory, example=HISTORY_EXAMPLE)
+@bp.response(200, CampaignHistory, example={"data": HISTORY_EXAMPLE, "error": None})
 @bp.alt_response(404, "NOT_FOUND")
 def campaign_history(query: dict, campaign_id: str):
     """A campaign's status history
@@ -250,7 +250,7 @@ def campaign_history(query: dict, campaign_id: str):
 
 
 @bp.route("/advertisers/<id:advertiser_id>/frequency-caps", methods=["GET"])
-@bp.response(200, AdvertiserCaps, example=CAPS_EXAMPLE)
+@bp.response(200, AdvertiserCaps, example={"data": CAPS_EXAMPLE, "error": None})
 @bp.alt_response(403, "FORBIDDEN")
 def get_advertiser_caps(advertiser_id: str):
     """Read an advertiser's frequency caps

@@ -53,7 +53,7 @@ def test_a_rejected_buy_shows_the_sellers_message_and_its_history(client: Client
     assert [p["productId"] for p in read["packages"]] == ["display_ros"]
     assert read["packages"][0]["delivery"] == {"impressions": 0, "spend": 0, "clicks": 0}
 
-    wait_until(lambda: any(h["entity"] == "campaign" and h["toStatus"] == "REJECTED"
+    wait_until(lambda: any(h["field"] == "surfacedStatus" and h["toStatus"] == "REJECTED"
                            for h in client.ok("GET", f"/campaigns/{campaign_id}/history")["history"]), 10,
                what="the campaign to surface REJECTED")
     history = client.ok("GET", f"/campaigns/{campaign_id}/history")
@@ -63,6 +63,10 @@ def test_a_rejected_buy_shows_the_sellers_message_and_its_history(client: Client
         "PENDING_APPROVAL", "REJECTED", "webhook", REJECTION)
     assert buy_steps[-1]["fromStatus"] == "DRAFT" and buy_steps[-1]["toStatus"] == "PENDING_APPROVAL"
     assert all(h["mediaBuyId"] == buy["mediaBuyId"] and h["salesAgentId"] == agents.hmac for h in buy_steps)
+    # the campaign's own status, set by execute: a buyer's action (source api)
+    [own] = [h for h in history["history"] if h["entity"] == "campaign" and h["field"] == "status"]
+    assert (own["fromStatus"], own["toStatus"], own["source"], own["mediaBuyId"]) == ("DRAFT", "ACTIVE", "api", None)
+    assert {h["field"] for h in buy_steps} == {"status"}
     ats = [h["at"] for h in history["history"]]
     assert ats == sorted(ats, reverse=True)
     assert history["pagination"] == {"limit": 50, "hasMore": False, "nextCursor": None}

@@ -119,7 +119,10 @@ class HistoryEntry(Schema):
     asOf = fields.DateTime(allow_none=True, metadata={"description": "The agent's time of the reported status."})
     entity = fields.String(required=True, metadata={
         "enum": ["media_buy", "campaign"],
-        "description": "media_buy: a buy's status; campaign: the campaign's surfaced (most restrictive) status."})
+        "description": "media_buy: one of the campaign's buys; campaign: the campaign itself."})
+    field = fields.String(required=True, metadata={
+        "enum": ["status", "surfacedStatus"],
+        "description": "A buy's or the campaign's own status (a buyer's action), or the campaign's surfaced status."})
     mediaBuyId = fields.String(allow_none=True)
     salesAgentId = fields.String(allow_none=True)
     fromStatus = fields.String(allow_none=True)
@@ -168,13 +171,17 @@ PAGE_EXAMPLE = {"mediaBuys": [BUY_EXAMPLE], "pagination": {"limit": 20, "hasMore
 HISTORY_EXAMPLE = {
     "campaignId": "cmp_0a1b2c3d4e5f6789",
     "history": [
-        {"at": "2027-03-01T09:15:02+00:00", "asOf": None, "entity": "campaign", "mediaBuyId": None,
+        {"at": "2027-03-01T09:15:02+00:00", "asOf": None, "entity": "campaign", "field": "surfacedStatus",
+         "mediaBuyId": None,
          "salesAgentId": None, "fromStatus": "PENDING_APPROVAL", "toStatus": "INPUT_REQUIRED", "adcpStatus": None,
          "source": "rollup", "message": None},
         {"at": "2027-03-01T09:15:02+00:00", "asOf": "2027-03-01T09:15:02+00:00", "entity": "media_buy",
-         "mediaBuyId": "mb_1f2e3d4c5b6a7980", "salesAgentId": "agent_news", "fromStatus": "PENDING_APPROVAL",
+         "field": "status", "mediaBuyId": "mb_1f2e3d4c5b6a7980", "salesAgentId": "agent_news", "fromStatus": "PENDING_APPROVAL",
          "toStatus": "INPUT_REQUIRED", "adcpStatus": "input-required", "source": "webhook",
          "message": "Approved; assign creatives to the packages with sync_creatives to start delivery."},
+        {"at": "2027-03-01T09:15:00+00:00", "asOf": None, "entity": "campaign", "field": "status",
+         "mediaBuyId": None, "salesAgentId": None, "fromStatus": "DRAFT", "toStatus": "ACTIVE", "adcpStatus": None,
+         "source": "api", "message": None},
     ],
     "pagination": {"limit": 50, "hasMore": False, "nextCursor": None},
 }
@@ -233,8 +240,9 @@ def campaign_history(query: dict, campaign_id: str):
     """A campaign's status history
 
     The applied status changes of its media buys (from, to, when, what brought it — webhook, poll,
-    api, admin — and the seller's message) and of its surfaced status (`entity: campaign`, source
-    rollup), newest first, `limit` (at most 100) per page; `cursor` pages to older changes.
+    api, admin — and the seller's message), of its own status (`entity: campaign`, `field: status`:
+    execute, pause, reactivate) and of its surfaced status (`field: surfacedStatus`, source rollup),
+    newest first, `limit` (at most 100) per page; `cursor` pages to older changes.
     """
     limit = query["limit"]
     with transaction() as conn:
@@ -296,6 +304,8 @@ def _change(row: dict) -> dict:
         "at": row["at"],
         "asOf": row["as_of"],
         "entity": row["entity_type"],
+        # the campaign's rows are its own status (source api) or its surfaced one (source rollup)
+        "field": "surfacedStatus" if row["source"] == Source.ROLLUP else "status",
         "mediaBuyId": row["entity_id"] if is_buy else None,
         "salesAgentId": row["sales_agent_id"],
         "fromStatus": row["from_status"],

@@ -149,10 +149,11 @@ def test_a_goals_change_on_a_live_buy(client: Client, agents, db):
     # goals go to every live package (ADCP carries them per package); the reason in ext
     sent_goal = {"kind": "metric", "metric": "completed_views", "target": {"kind": "cost_per", "value": 0.08}}
     request = only_update(agents, agents.rfc, buy["adcpMediaBuyId"])
+    request["packages"].sort(key=lambda p: p["package_id"])  # their order says nothing
     assert request == {
         "media_buy_id": buy["adcpMediaBuyId"],
-        "packages": [{"package_id": p["adcpPackageId"], "optimization_goals": [sent_goal]}
-                     for p in sorted(buy["packages"], key=lambda p: p["packageId"])],
+        "packages": sorted(({"package_id": p["adcpPackageId"], "optimization_goals": [sent_goal]}
+                            for p in buy["packages"]), key=lambda p: p["package_id"]),
         "ext": {"updated_reason": "Mid-flight optimization based on early performance"}}
     assert sim_buy(agents, agents.rfc, buy["adcpMediaBuyId"])["status"] == "active"
     [row] = db("SELECT status, optimization_goals FROM media_buys WHERE id = %s", (buy["mediaBuyId"],))

@@ -41,7 +41,7 @@ def run(env: dict, quick: bool) -> list[Figure]:
     with transaction() as conn:
         for row in conn.execute(
                 "SELECT entity_id, extract(epoch FROM at) AS at FROM status_changes "
-                "WHERE entity_type = 'campaign' AND id > %s ORDER BY id", (first_change,)):
+                "WHERE entity_type = 'campaign' AND source = 'rollup' AND id > %s ORDER BY id", (first_change,)):
             changes[row["entity_id"]].append(float(row["at"]))
     latencies, missing = [], 0
     for i, answered in paced.answered_at:

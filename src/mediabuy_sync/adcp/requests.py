@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from ..domain.frequency_caps import CAP_PERIODS
+from ..domain.reports import seller_message
 from ..domain.statuses import (
     MEDIA_BUY_STATUS_TO_INTERNAL, TASK_COMPLETED, TASK_STATUS_TO_INTERNAL, UNCONFIRMED_MEDIA_BUY_STATUS_TO_INTERNAL,
     Status, from_polled_media_buy, from_task,
@@ -190,6 +191,7 @@ class CreateAnswer:
     adcp_media_buy_id: str | None
     task_id: str | None
     packages: list[dict]
+    message: str | None = None  # the seller's words with it (why input is required, …)
 
 
 def read_create_answer(answer: dict) -> CreateAnswer:
@@ -212,6 +214,7 @@ def read_create_answer(answer: dict) -> CreateAnswer:
         adcp_media_buy_id=data.get("media_buy_id") or (data.get("ext") or {}).get("media_buy_id"),
         task_id=data.get("task_id") or answer.get("task_id"),
         packages=list(data.get("packages") or ()),
+        message=seller_message(data) or seller_message(answer),
     )
 
 

@@ -30,6 +30,22 @@ class StatusReport:
     status: Status | None
     adcp_status: str | None
     as_of: datetime
+    # what the seller said with it (why input is required, why it was rejected); kept on the buy
+    message: str | None = None
+
+
+def seller_message(holder: dict | None) -> str | None:
+    """The seller's words in an ADCP answer or webhook: its `message`, else its `errors`' messages
+    (a rejection may carry only those), joined; None when it says nothing."""
+    if not isinstance(holder, dict):
+        return None
+    message = holder.get("message")
+    if isinstance(message, str) and message.strip():
+        return message.strip()[:2000]
+    errors = holder.get("errors")
+    said = [e["message"].strip() for e in errors if isinstance(e, dict) and isinstance(e.get("message"), str)
+            and e["message"].strip()] if isinstance(errors, list) else []
+    return "; ".join(said)[:2000] or None
 
 
 class Source(StrEnum):
@@ -99,6 +115,7 @@ def reports_from_webhook(payload: dict) -> list[StatusReport]:
                 status=status,
                 adcp_status=adcp_status,
                 as_of=as_of,
+                message=seller_message(payload) or seller_message(result),
             )
         ]
     if task_type == "media_buy_delivery":

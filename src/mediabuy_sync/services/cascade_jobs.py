@@ -272,7 +272,8 @@ def _apply(conn, agent_id: str, item: dict, request: dict, answer: dict, parsed:
             ours = [(p["id"], p["product_id"]) for p in media_buys.packages_of_buy(conn, buy_id)]
             media_buys.learn_package_ids(conn, buy_id, adcp.match_packages(ours, parsed.packages))
         # as of the moment we sent it: any webhook the agent sent since is newer and wins
-        report = StatusReport(parsed.adcp_media_buy_id, buy_id, parsed.task_id, parsed.status, parsed.adcp_status, sent_at)
+        report = StatusReport(parsed.adcp_media_buy_id, buy_id, parsed.task_id, parsed.status, parsed.adcp_status, sent_at,
+                              parsed.message)
     elif task == "update_media_buy":
         media_buys.set_package_statuses(conn, buy_id, _package_statuses(conn, buy_id, request))
         answered = adcp.answered_buy_status(answer)

@@ -71,7 +71,7 @@ def apply_report(
     moved = None
     if outcome in (Outcome.APPLIED, Outcome.UNCHANGED):
         moved = media_buys.set_status(conn, buy["id"], buy["status"], report.status.value, report.adcp_status,
-                                      report.as_of, report.adcp_media_buy_id)
+                                      report.as_of, report.adcp_media_buy_id, report.message)
         # its guard is checked below, after the ledger writes: see the pipeline note at the end
     elif outcome == Outcome.ANOMALY:
         log.warning("anomaly: media buy %s reported %s while %s; reconcile poll planned",
@@ -85,7 +85,7 @@ def apply_report(
         media_buys.request_reconcile(conn, buy["id"], SOON, anomaly)
     if report.status is not None and (record_noops or outcome in (Outcome.APPLIED, Outcome.ANOMALY)):
         media_buys.record_change(conn, buy["id"], current.value, report.status.value, report.adcp_status, source,
-                                 event_id, outcome, report.as_of)
+                                 event_id, outcome, report.as_of, report.message)
     notified = None
     if outcome == Outcome.APPLIED and report.status != current:
         # the outbox, in this transaction: the buyer's systems hear of it only if it commits

@@ -9,7 +9,7 @@ Control API (JSON, unauthenticated — the simulator binds to loopback by defaul
     GET  /_sim/knobs                     {"timings": {…}, "faults": {…}}
     POST /_sim/knobs                     same shape (or flat); all-or-nothing, 400 names a bad key
     GET  /_sim/webhooks[?media_buy_id=…] the emitter's log, oldest first (last 1000)
-    GET  /_sim/updates[?media_buy_id=…]  update_media_buy by idempotency key: request, answer, replays
+    GET  /_sim/updates[?media_buy_id=…]  update_media_buy by idempotency key: request (credentials redacted), answer, replays
     POST /_sim/webhooks/flush            send the webhooks held for reordering now
     GET  /_sim/accounts                  the seller's accounts (preconfigured and from sync_accounts), auth
     GET  /_sim/products                  the catalog get_products serves (empty for a polite agent)
@@ -52,6 +52,15 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ConfigError("the body must be a JSON object")
     return body
+
+
+def _without_credentials(value: Any) -> Any:
+    """A copy of a received request with every `credentials` value replaced by "[redacted]"."""
+    if isinstance(value, dict):
+        return {k: "[redacted]" if k == "credentials" else _without_credentials(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_credentials(v) for v in value]
+    return value
 
 
 def control_router(agent: SimAgent) -> Router:
@@ -101,8 +110,8 @@ def control_router(agent: SimAgent) -> Router:
         return JSONResponse({"webhooks": entries})
 
     async def updates(request: Request) -> JSONResponse:
-        # not the request itself: a push config in it may carry the buyer's webhook secret
-        entries = [{k: v for k, v in e.items() if k != "request"} for e in agent.store.updates.values()]
+        # the request as received, but a push config's credentials: they are the buyer's webhook secret
+        entries = [{**e, "request": _without_credentials(e["request"])} for e in agent.store.updates.values()]
         wanted = request.query_params.get("media_buy_id")
         if wanted:
             entries = [e for e in entries if e["media_buy_id"] == wanted]

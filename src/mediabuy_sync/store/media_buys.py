@@ -32,12 +32,13 @@ def lock_for_batch(conn: psycopg.Connection, named: list[tuple[str, str]]) -> No
 
 
 def set_status(conn: psycopg.Connection, buy_id: str, from_status: str, to_status: str, adcp_status: str | None,
-               as_of: datetime, adcp_media_buy_id: str | None) -> psycopg.Cursor:
+               as_of: datetime, adcp_media_buy_id: str | None, message: str | None = None) -> psycopg.Cursor:
     """The guarded status change. Returns the cursor unread: in a pipeline the caller reads it last,
-    so the writes before it travel together (one row: applied; none: the guard caught a race)."""
+    so the writes before it travel together (one row: applied; none: the guard caught a race).
+    `message`: the seller's words with the report (kept as the buy's seller_message)."""
     return conn.execute(Q["set_status"], {"id": buy_id, "from_status": from_status, "to_status": to_status,
                                           "adcp_status": adcp_status, "as_of": as_of,
-                                          "adcp_media_buy_id": adcp_media_buy_id})
+                                          "adcp_media_buy_id": adcp_media_buy_id, "message": message})
 
 
 def heard_by_webhook(conn: psycopg.Connection, buy_id: str, poll_in: float | None, reason: str | None,
@@ -52,11 +53,12 @@ def request_reconcile(conn: psycopg.Connection, buy_id: str, poll_in: float, rea
 
 
 def record_change(conn: psycopg.Connection, buy_id: str, from_status: str, to_status: str, adcp_status: str | None,
-                  source: str, event_id: int | None, outcome: str, as_of: datetime) -> None:
-    """A row of the status ledger."""
+                  source: str, event_id: int | None, outcome: str, as_of: datetime,
+                  message: str | None = None) -> None:
+    """A row of the status ledger, with the seller's message when the report carried one."""
     conn.execute(Q["record_change"], {"id": buy_id, "from_status": from_status, "to_status": to_status,
                                       "adcp_status": adcp_status, "source": source, "event_id": event_id,
-                                      "outcome": outcome, "as_of": as_of})
+                                      "outcome": outcome, "as_of": as_of, "message": message})
 
 
 def bump_campaigns(conn: psycopg.Connection, campaign_ids: list[str]) -> None:

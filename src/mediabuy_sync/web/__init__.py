@@ -27,6 +27,7 @@ BLUEPRINT_MODULES = (
     "admin_api_keys",
     "admin_agent_upkeep",
     "admin_audit",
+    "media_buys",
 )
 
 ADMIN_TOKEN_MIN_BYTES = 32

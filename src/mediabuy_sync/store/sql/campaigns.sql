@@ -120,10 +120,20 @@ WHERE advertiser_id = %(advertiser_id)s
 UPDATE campaigns SET status_version = status_version + 1, updated_at = now() WHERE id = %(campaign_id)s;
 
 -- name: set_campaign_status
-UPDATE campaigns
-SET status = %(status)s, updated_at = now(),
-    executed_at = CASE WHEN %(executed)s THEN coalesce(executed_at, now()) ELSE executed_at END
-WHERE id = %(campaign_id)s;
+-- A change of the campaign's own status (a buyer's action) goes into the ledger beside its buys' changes
+-- (source api; its surfaced-status changes are source rollup): the buyer's history reads both.
+WITH before AS (SELECT id, status FROM campaigns WHERE id = %(campaign_id)s FOR UPDATE),
+changed AS (
+    UPDATE campaigns c
+    SET status = %(status)s, updated_at = now(),
+        executed_at = CASE WHEN %(executed)s THEN coalesce(c.executed_at, now()) ELSE c.executed_at END
+    FROM before
+    WHERE c.id = before.id
+    RETURNING c.id, before.status AS from_status, c.status AS to_status
+)
+INSERT INTO status_changes (entity_type, entity_id, from_status, to_status, source, outcome, at)
+SELECT 'campaign', id, from_status, to_status, 'api', 'applied', clock_timestamp()
+FROM changed WHERE from_status IS DISTINCT FROM to_status;
 
 -- name: update_campaign
 -- Only the fields the request names (a NULL parameter keeps the stored value, except where a

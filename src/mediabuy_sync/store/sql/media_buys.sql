@@ -27,7 +27,11 @@ FOR UPDATE OF b;
 -- Guarded by the status we read under the row lock: zero rows means the guard caught a race.
 UPDATE media_buys
 SET status = %(to_status)s, adcp_status = %(adcp_status)s, status_as_of = %(as_of)s,
-    adcp_media_buy_id = coalesce(adcp_media_buy_id, %(adcp_media_buy_id)s), updated_at = now()
+    adcp_media_buy_id = coalesce(adcp_media_buy_id, %(adcp_media_buy_id)s), updated_at = now(),
+    -- a new status brings its own message (or none); a fresher report of the same status keeps the
+    -- seller's last word unless it says something new (`status` here is the row's value before)
+    seller_message = CASE WHEN status = %(to_status)s THEN coalesce(%(message)s::text, seller_message)
+                          ELSE %(message)s::text END
 WHERE id = %(id)s AND status = %(from_status)s
 RETURNING id;
 
@@ -48,8 +52,10 @@ SET last_webhook_at = now(),
 WHERE id = %(id)s;
 
 -- name: record_change
-INSERT INTO status_changes (entity_type, entity_id, from_status, to_status, adcp_status, source, event_id, outcome, as_of)
-VALUES ('media_buy', %(id)s, %(from_status)s, %(to_status)s, %(adcp_status)s, %(source)s, %(event_id)s, %(outcome)s, %(as_of)s);
+INSERT INTO status_changes (entity_type, entity_id, from_status, to_status, adcp_status, source, event_id, outcome, as_of,
+                            message)
+VALUES ('media_buy', %(id)s, %(from_status)s, %(to_status)s, %(adcp_status)s, %(source)s, %(event_id)s, %(outcome)s, %(as_of)s,
+        %(message)s);
 
 -- name: bump_campaigns
 -- Each applied change makes the campaign's rollup owed (see campaigns.status_version).

@@ -62,7 +62,7 @@ class MediaBuyListQuery(Strict):
                                  metadata={"description": "Only this sales agent's buys."})
 
 
-class Pagination(Schema):
+class MediaBuyPagination(Schema):
     limit = fields.Integer(required=True)
     hasMore = fields.Boolean(required=True)
     nextCursor = Cursor(allow_none=True, metadata={"description": "Pass as ?cursor= for the next page."})
@@ -70,7 +70,7 @@ class Pagination(Schema):
 
 class MediaBuyPage(Schema):
     mediaBuys = fields.List(fields.Nested(MediaBuyRead), required=True)
-    pagination = fields.Nested(Pagination, required=True)
+    pagination = fields.Nested(MediaBuyPagination, required=True)
 
 
 class HistoryCursor(fields.String):

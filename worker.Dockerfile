@@ -51,4 +51,4 @@ STOPSIGNAL SIGTERM
 
 # Exec form, so celery is PID 1 and receives the stop signal itself. --quiet: no banner, so that
 # every line on stderr is one JSON log event.
-CMD ["celery", "--app", "mediabuy_sync.worker.app:celery_app", "--quiet", "worker", "--loglevel", "INFO", "--concurrency", "2"]
+CMD ["celery", "--app", "mediabuy_sync.worker.app:celery_app", "--quiet", "worker", "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--concurrency", "2"]

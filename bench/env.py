@@ -122,8 +122,12 @@ def _answers(proc: Process, url: str) -> bool:
         return False
 
 
-def start_worker(env: dict[str, str], name: str = "worker", concurrency: int = 2, timeout: float = 180) -> Process:
-    argv = devprocs.procfile_argv("worker")
+def start_worker(env: dict[str, str], name: str = "worker", concurrency: int = 2, timeout: float = 180,
+                 line: str = "worker") -> Process:
+    """A worker from the Procfile's `line` (`worker`: all three queues; `worker-ingest`: …)."""
+    argv = devprocs.procfile_argv(line)
+    if "--hostname" in argv:  # ours, unique per run, replaces the line's
+        del argv[argv.index("--hostname"):argv.index("--hostname") + 2]
     argv[argv.index("--concurrency") + 1] = str(concurrency)
     argv += ["--hostname", f"{name}-{RUN_ID}@%h"]
     proc = Process(name, argv, env)

@@ -1,5 +1,6 @@
 """7. Footprint: a cold web (gunicorn as the Procfile runs it) to a ready /readyz, its workers' memory
-after serving webhooks; a cold Celery worker (the ADCP SDK loaded before the pool forks) to ready,
+after serving webhooks; a cold ingest worker (no ADCP SDK: queues by kind) to ready, and its memory
+after draining those webhooks; a cold Celery worker (the ADCP SDK loaded before the pool forks) to ready,
 and the memory of its parent and pool processes (--quick: the worker the other benchmarks shared,
 its own cold start, so that the quick run starts the ADCP SDK twice, not three times)."""
 
@@ -20,6 +21,7 @@ def run(env: dict, quick: bool) -> list[Figure]:
     figures = []
     [(agent_id, secret)] = fixtures.make_agents(1, prefix="fagent").items()
     fixtures.make_campaigns(1, 10, [agent_id])
+    ingest = bench_env.start_worker(env, name="worker-ingest-cold", line="worker-ingest")
     started = time.monotonic()
     web, base = bench_env.start_web(env, ready_path="/readyz", timeout=120)
     ready_in = time.monotonic() - started
@@ -36,6 +38,14 @@ def run(env: dict, quick: bool) -> list[Figure]:
                           f"{len(rss)} workers: " + ", ".join(f"{r:.0f}" for r in rss) + " MB; master "
                           f"{bench_env.memory_mb(web.pid)['rss']:.0f} MB"))
     web.stop()
+    parent = bench_env.memory_mb(ingest.pid)["rss"]
+    pool = [bench_env.memory_mb(pid)["rss"] for pid in bench_env.children(ingest.pid)]
+    figures.append(Figure(NAME, "ingest worker (no ADCP SDK): cold start to ready", ingest.ready_seconds, "s", 3.0,
+                          "<="))
+    figures.append(Figure(NAME, "ingest worker: resident memory of its largest process", max([parent, *pool]), "MB",
+                          120, "<=", f"parent {parent:.0f} MB, pool " + ", ".join(f"{r:.0f}" for r in pool)
+                          + " MB, after draining the webhooks above"))
+    ingest.stop()
     shared = bench_env.running_shared_worker() if quick else None
     worker = shared or bench_env.start_worker(env, name="worker-cold")
     which = "--quick: the shared worker, started cold earlier in this run and since used; " if shared else ""

@@ -46,20 +46,41 @@ CLEAN
   rm -rf "$rootfs"
 }
 
+# Each tag: present or pulled (real, or a stand-in of an earlier run), else built below — the stand-ins in
+# parallel (mostly waiting on the package mirror), each from its own build context.
+needed=()
 for tag in "$@"; do
   if docker image inspect "$tag" >/dev/null 2>&1 || docker pull -q "$tag" >/dev/null 2>&1; then
     echo "$tag $(kind "$tag")"
-    continue
+  else
+    standin_of "$tag" >/dev/null
+    needed+=("$tag")
   fi
-  name=$(standin_of "$tag")
-  base
-  say "building a stand-in for $tag (Docker Hub cannot be reached)"
-  context=$(mktemp -d)
-  cp "$HERE"/standins/* "$context/"
-  mkdir -p "$context/ca"
-  cp /usr/local/share/ca-certificates/*.crt "$context/ca/" 2>/dev/null || true
-  docker build -q --label mediabuy-sync.stand-in=true -t "$tag" -f "$context/$name.Dockerfile" "$context" >/dev/null \
-    || { rm -rf "$context"; die "building the stand-in for $tag failed"; }
-  rm -rf "$context"
-  echo "$tag stand-in"
 done
+[ ${#needed[@]} -eq 0 ] && exit 0
+base
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pids=()
+for tag in "${needed[@]}"; do
+  name=$(standin_of "$tag")
+  say "building a stand-in for $tag (Docker Hub cannot be reached)"
+  context=$work/$name
+  mkdir -p "$context/ca"
+  cp "$HERE"/standins/* "$context/"
+  cp /usr/local/share/ca-certificates/*.crt "$context/ca/" 2>/dev/null || true
+  docker build -q --label mediabuy-sync.stand-in=true -t "$tag" -f "$context/$name.Dockerfile" "$context" \
+    >"$work/$name.log" 2>&1 &
+  pids+=($!)
+done
+failed=""
+for i in "${!needed[@]}"; do
+  if wait "${pids[$i]}"; then
+    echo "${needed[$i]} stand-in"
+  else
+    name=$(standin_of "${needed[$i]}")
+    tail -20 "$work/$name.log" >&2
+    failed+=" ${needed[$i]}"
+  fi
+done
+[ -z "$failed" ] || die "building the stand-in for$failed failed"

@@ -32,10 +32,15 @@ teardown() {
 started=$(date +%s%N)
 lines=$("$HERE/engine.sh" up)  # on failure it has said why (not root, no apt-get, …), and we fail with it
 eval "$lines"
+child=""
 trap teardown EXIT
-trap 'exit 130' INT TERM
+# Interrupted (Ctrl-C, CI's stop): end the scenario first, then the EXIT trap tears down. The scenario runs in
+# the background and we `wait` for it, since bash runs a trap only once its foreground command has returned.
+trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 130' INT TERM
 ms=$(( ($(date +%s%N) - started) / 1000000 ))
 MEDIABUY_CONTAINERS_ENGINE_SECONDS=$((ms / 1000)).$(( (ms % 1000) / 100 ))
 export MEDIABUY_CONTAINERS_ENGINE_SECONDS
 # DOCKER_HOST and DOCKER_CONFIG (from engine.sh) point every docker command below at our daemon only
-python3 "$HERE/scenario.py"
+python3 "$HERE/scenario.py" &
+child=$!
+wait "$child"

@@ -165,6 +165,8 @@ def watch(base: str, key: str, campaign_id: str, seconds: float, until=None) -> 
 
 
 def run(args) -> int:
+    if args.stay:
+        exit_on_stop()
     try:
         code = _run(args)
     except Exception as exc:  # noqa: BLE001 - a failed demo says why; it must not stop the stack
@@ -174,8 +176,22 @@ def run(args) -> int:
         import signal
 
         print(banner("demo: done; the service keeps running (Ctrl-C stops it)"), flush=True)
-        signal.pause()
+        while True:
+            signal.pause()
     return code
+
+
+def exit_on_stop() -> None:
+    """SIGTERM or SIGINT ends the demo at once with exit 0, whatever step it is in: a stop is the end a demo that
+    stays waits for, not a failure. (Without this it ignored SIGTERM where it was PID 1, so `docker compose stop`
+    waited its whole grace period and then killed it.)"""
+    import signal
+
+    def stop(*_):
+        raise SystemExit(0)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
 
 
 def _run(args) -> int:

@@ -33,6 +33,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _stop_while_loading(*_) -> None:
+    os.write(1, b"stopped\n")  # not print(): the interrupted code may hold stdout's lock
+    os._exit(0)
+
+
 async def _serve(settings: SimSettings, sockets: list[socket.socket], started: float) -> None:
     import uvicorn
 
@@ -44,14 +49,19 @@ async def _serve(settings: SimSettings, sockets: list[socket.socket], started: f
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
 
     _say(f"loading the ADCP SDK ({len(settings.agents)} agent(s), seed {settings.seed}) …")
+    # The import blocks the loop for seconds, so a handler of the loop's would run only after it: until then a
+    # SIGTERM ends the process at once (nothing is serving yet, nothing to close but the sockets, which the
+    # kernel closes), so `docker compose stop` is obeyed at once. (An exception raised into the import instead
+    # can land in importlib's own callbacks, which swallow it, and the import goes on.)
+    signal.signal(signal.SIGTERM, _stop_while_loading)
     with warnings.catch_warnings():
         # The SDK's boot advisories (tools/list size, deprecated capability fields) are not ours to fix.
         warnings.simplefilter("ignore")
         from .agent import SimAgent
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
 
     agents, servers, serving = [], [], []
     try:

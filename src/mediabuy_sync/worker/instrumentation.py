@@ -107,3 +107,22 @@ def _serve_group(port: int, role: str) -> None:
         log.error("%s metrics not served on port %s: %s", role, port, exc)
     else:
         log.info("%s metrics on http://%s:%s/metrics", role, settings().metrics_bind, port)
+
+
+# A stop, said as a JSON log line. Celery's own SIGTERM handler also writes "worker: Warm shutdown (MainProcess)"
+# as plain text, straight to the stream (not through logging), which breaks "every line is one JSON event" for a
+# log collector: once the worker has installed its handlers, install the same handler again without that line.
+@signals.worker_ready.connect
+def _quiet_shutdown_handler(sender=None, **_):
+    worker = getattr(sender, "controller", None)  # the sender is the worker's consumer
+    try:
+        from celery.apps.worker import _shutdown_handler
+    except ImportError:  # a Celery without it: its text line stays, nothing else changes
+        return
+    if worker is not None:
+        _shutdown_handler(worker, sig="SIGTERM", how="Warm", verbose=False)
+
+
+@signals.worker_shutting_down.connect
+def _shutting_down(sig=None, how=None, **_):
+    log.info("%s shutdown on %s: no new tasks; the running ones finish", how, sig)

@@ -36,6 +36,7 @@ DEMO_AGENTS = ("sim_agent_1", "sim_agent_2", "sim_agent_3")  # registered by the
 STOP_LIMIT_S = 10  # every service exits within this after a stop right after start
 UPDATE_DELAY_S = 8  # the agents answer update_media_buy this late: the pause cascade is in flight when we stop
 CELERY_APP = "mediabuy_sync.worker.app:celery_app"
+WORKERS = ("worker-ingest", "worker-agents", "worker-interactive")  # a worker per queue (compose.yaml)
 
 figures: dict[str, object] = {}
 
@@ -147,7 +148,7 @@ def build_with_base_images() -> None:
 def build() -> None:
     # Once each: migrate, beat, flower, agents and demo name the worker's build too, and building it for
     # each would only make more copies of the same image; every `up` below then runs with --no-build.
-    compose("build", "web", "worker", timeout=900)
+    compose("build", "web", "worker-ingest", timeout=900)
 
 
 def image_checks() -> None:
@@ -171,7 +172,7 @@ def stop_right_after_start() -> None:
     the web and the agents are healthy: their stop is checked in stop_during_cascade.)"""
     compose("up", "--no-build", "--detach", "--wait", "postgres", "redis", timeout=300)
     compose("run", "--rm", "migrate", timeout=300)
-    ours = ("web", "worker", "beat", "flower", "agents")
+    ours = ("web", *WORKERS, "beat", "flower", "agents")
     compose("up", "--no-build", "--detach", "--no-deps", *ours, timeout=300)
     time.sleep(2)
     started = time.time()
@@ -189,14 +190,14 @@ def stop_right_after_start() -> None:
 def up() -> None:
     compose("up", "--no-build", "--detach", "--wait", timeout=600)
     states = {c["service"]: c for c in containers()}
-    for service in ("postgres", "redis", "web", "front", "worker", "beat", "flower", "agents", "demo"):
+    for service in ("postgres", "redis", "web", "front", *WORKERS, "beat", "flower", "agents", "demo"):
         check(states[service]["running"] and states[service]["health"] == "healthy", f"{service} is up and healthy")
     check(states["migrate"]["exit"] == 0, "migrate ran to completion")
 
 
 def cli(*args: str) -> str:
     """The project's CLI in a worker container (it has every extra), on the stack's database."""
-    return compose("exec", "--no-TTY", "worker", "mediabuy-sync", *args).stdout.strip()
+    return compose("exec", "--no-TTY", "worker-agents", "mediabuy-sync", *args).stdout.strip()
 
 
 def campaign(base: str, key: str, campaign_id: str) -> dict:
@@ -242,22 +243,25 @@ def readme_webhook(base: str) -> None:
     check(code == 200 and answer["data"].get("duplicate") is True, "the same webhook again is a duplicate (200)")
 
 
-def worker_nodes() -> set[str]:
-    """The worker nodes that answer a ping through the broker (`inspect ping --json`: {"celery@host": {"ok": "pong"}})."""
-    result = compose("exec", "--no-TTY", "worker", "celery", "--app", CELERY_APP, "inspect", "ping", "--timeout", "5",
+def worker_nodes(kind: str) -> set[str]:
+    """The nodes of one kind (ingest, agents, interactive) that answer a ping through the broker
+    (`inspect ping --json`: {"ingest@host": {"ok": "pong"}, …})."""
+    result = compose("exec", "--no-TTY", "worker-ingest", "celery", "--app", CELERY_APP, "inspect", "ping", "--timeout", "5",
                      "--json", check_rc=False)
     lines = result.stdout.strip().splitlines()
     try:
-        return set(json.loads(lines[-1])) if lines else set()
+        return {n for n in json.loads(lines[-1]) if n.startswith(f"{kind}@")} if lines else set()
     except ValueError:
         return set()
 
 
 def scale_workers() -> None:
-    timed("scale to 2 workers s", compose, "up", "--no-build", "--detach", "--no-recreate", "--scale", "worker=2", "worker", timeout=300)
-    nodes = wait_for("two worker nodes answering a ping", lambda: (lambda n: n if len(n) == 2 else None)(worker_nodes()), 120)
-    check(len([c for c in containers() if c["service"] == "worker" and c["running"]]) == 2,
-          f"two worker containers run, both answer: {sorted(nodes)}")
+    timed("scale to 2 ingest workers s", compose, "up", "--no-build", "--detach", "--no-recreate", "--scale",
+          "worker-ingest=2", "worker-ingest", timeout=300)
+    nodes = wait_for("two ingest worker nodes answering a ping",
+                     lambda: (lambda n: n if len(n) == 2 else None)(worker_nodes("ingest")), 120)
+    check(len([c for c in containers() if c["service"] == "worker-ingest" and c["running"]]) == 2,
+          f"two ingest worker containers run, both answer: {sorted(nodes)}")
 
 
 def sim(agent_port: int, method: str, path: str, body: dict | None = None):
@@ -275,8 +279,10 @@ def stop_during_cascade(base: str) -> None:
     jobs (one per agent): two run, one waits in the queue. The stack stops (not the agents: they stand for the
     sellers, and keep their buys in memory): the worker finishes its two, exits 0 before its grace period; after
     the restart the third runs, and the cascade ends with every buy paused."""
-    compose("up", "--no-build", "--detach", "--no-recreate", "--scale", "worker=1", "worker", timeout=300)
-    wait_for("one worker node", lambda: len(worker_nodes()) == 1, 60)
+    # the pause's jobs run on the interactive worker (queues by kind): one, with two pool slots
+    compose("up", "--no-build", "--detach", "--no-recreate", "--scale", "worker-interactive=1", "worker-interactive",
+            timeout=300)
+    wait_for("one interactive worker node", lambda: len(worker_nodes("interactive")) == 1, 60)
     key = cli("apikeys", "create", "--advertiser", "adv_demo", "--quiet")
     auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     now = datetime.now(timezone.utc)
@@ -301,7 +307,7 @@ def stop_during_cascade(base: str) -> None:
     others = [s for s in compose("config", "--services").stdout.split() if s != "agents"]
     started = time.time()
     timed("stop during a cascade s", compose, "stop", *others, timeout=300)
-    worker = [c for c in containers() if c["service"] == "worker"][0]
+    worker = [c for c in containers() if c["service"] == "worker-interactive"][0]
     took = docker_time(worker["finished"]) - started
     figures["worker stop during a cascade s"] = round(took, 1)
     check(worker["exit"] == 0, f"the worker stopped gracefully during the cascade (exit {worker['exit']}, {took:.1f} s)")
@@ -312,7 +318,7 @@ def stop_during_cascade(base: str) -> None:
     demo = [c for c in containers() if c["service"] == "demo"][0]
     demo_took = docker_time(demo["finished"]) - started
     check(demo["exit"] == 0 and demo_took <= STOP_LIMIT_S, f"the demo stops on SIGTERM (exit {demo['exit']}, {demo_took:.1f} s)")
-    logs = compose("logs", "--no-color", "--no-log-prefix", "worker").stdout + compose("logs", "--no-color", "worker").stderr
+    logs = compose("logs", "--no-color", "--no-log-prefix", *WORKERS).stdout + compose("logs", "--no-color", *WORKERS).stderr
     check("Warm shutdown" not in logs.replace("Warm shutdown on", ""), "no plain-text 'Warm shutdown' line in the worker's logs")
     restarted = time.time()
     timed("restart s", compose, "up", "--no-build", "--detach", "--no-recreate", timeout=600)
@@ -338,7 +344,7 @@ def stop_during_cascade(base: str) -> None:
 def stderr_is_json() -> None:
     """Every line our processes write on stderr is one JSON log event (no Celery superuser warning, no banner)."""
     bad = []
-    for service in ("web", "worker", "beat"):
+    for service in ("web", *WORKERS, "beat"):
         for c in [c for c in containers() if c["service"] == service]:
             result = run("docker", "logs", c["name"])
             for line in result.stderr.splitlines():

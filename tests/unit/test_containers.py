@@ -202,19 +202,27 @@ def test_compose_beat_runs_the_procfile_beat_process():
     command = shlex.split(command) if isinstance(command, str) else command
     assert _celery_app(command) == _celery_app(procfile)
     assert command == procfile
-    # Beat runs the worker's image, so it has the same code and celery app.
-    assert services["beat"]["build"] == services["worker"]["build"]
-    assert services["beat"]["image"] == services["worker"]["image"]
+    # Beat runs the workers' image, so it has the same code and celery app.
+    assert services["beat"]["build"] == services["worker-ingest"]["build"]
+    assert services["beat"]["image"] == services["worker-ingest"]["image"]
 
 
-def test_compose_web_and_worker_use_the_images_commands():
-    """web and worker don't override the image's CMD (checked above against the Procfile)."""
-    services = _compose()["services"]
-    for name, dockerfile in (("web", "web.Dockerfile"), ("worker", "worker.Dockerfile")):
-        assert services[name]["build"]["dockerfile"] == dockerfile
-        assert "command" not in services[name] and "entrypoint" not in services[name], name
-    # Several workers may run (--scale worker=3), which a fixed container name would forbid.
-    assert "container_name" not in services["worker"]
+WORKER_KINDS = ("worker-ingest", "worker-agents", "worker-interactive")
+
+
+def test_compose_runs_a_worker_per_queue_as_the_procfile_does():
+    """One service per queue (queues by kind), each the Procfile's line of the same name, on the worker
+    image; the web uses its image's command (checked above against the Procfile)."""
+    procfile, services = _procfile(), _compose()["services"]
+    assert services["web"]["build"]["dockerfile"] == "web.Dockerfile"
+    assert "command" not in services["web"] and "entrypoint" not in services["web"]
+    assert "worker" not in services  # the all-queues worker is the image's own command, for a lone container
+    for name in WORKER_KINDS:
+        service = services[name]
+        assert service["build"]["dockerfile"] == "worker.Dockerfile", name
+        assert service["command"] == procfile[name], name
+        # Several of a kind may run (--scale worker-ingest=3), which a fixed container name would forbid.
+        assert "container_name" not in service, name
 
 
 # (f) what operators rely on
@@ -228,16 +236,20 @@ def test_every_long_running_service_has_a_healthcheck_and_a_restart_policy():
         test = service.get("healthcheck", {}).get("test")
         assert test and test[0] in ("CMD", "CMD-SHELL"), name
         assert service.get("restart") in ("unless-stopped", "always", "no"), name
-    assert {"postgres", "redis", "web", "worker", "beat", "flower", "agents", "demo"} <= set(services)
+    assert {"postgres", "redis", "web", *WORKER_KINDS, "beat", "flower", "agents", "demo"} <= set(services)
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
-    assert "inspect ping" in services["worker"]["healthcheck"]["test"][1]
-    assert "celery@$$HOSTNAME" in services["worker"]["healthcheck"]["test"][1]  # its own node, not any
+    for name in WORKER_KINDS:
+        kind = name.removeprefix("worker-")
+        assert "inspect ping" in services[name]["healthcheck"]["test"][1]
+        assert f"{kind}@$$HOSTNAME" in services[name]["healthcheck"]["test"][1]  # its own node, not any
+        assert f"{kind}@%h" in services[name]["command"]
 
 
 def test_the_worker_shuts_down_warm_and_redis_keeps_what_it_is_given():
     services = _compose()["services"]
-    assert services["worker"]["stop_signal"] == "SIGTERM"  # Celery's warm shutdown
-    assert int(services["worker"]["stop_grace_period"].rstrip("s")) >= 30
+    for name in WORKER_KINDS:
+        assert services[name]["stop_signal"] == "SIGTERM"  # Celery's warm shutdown
+        assert int(services[name]["stop_grace_period"].rstrip("s")) >= 30
     command = services["redis"]["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
@@ -250,7 +262,7 @@ def test_flower_and_the_demo_run_from_the_worker_image():
 
     services = _compose()["services"]
     for name in ("flower", "agents", "demo"):
-        assert services[name]["image"] == services["worker"]["image"], name
+        assert services[name]["image"] == services["worker-ingest"]["image"], name
     assert services["agents"]["profiles"] == ["demo"] and services["demo"]["profiles"] == ["demo"]
     assert "flower" in services["flower"]["command"]
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]

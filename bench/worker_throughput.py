@@ -5,10 +5,13 @@ Side by side in the same run, on the same kind of events: the code as configured
 MEDIABUY_INGEST_BATCH_SIZE events per task and transaction; recomputes coalesced per campaign) and the
 same code one event per Celery task (the ingest task, which retries and sweeps use) with
 MEDIABUY_RECOMPUTE_EVERY_CHANGE=1: one recompute task per applied event, as before batching and coalescing.
+And the code as configured once more with RabbitMQ's quorum queues as the broker (MEDIABUY_BROKER_URL),
+on the same events, beside the Redis figure: the cost of a broker that survives a node.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from mediabuy_sync.store.db import transaction
@@ -36,12 +39,14 @@ def prepare(n_events: int, n_campaigns: int, buys_per_campaign: int) -> tuple[li
     return fixtures.insert_events(rows), n_buys
 
 
-def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = False) -> dict:
+def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = False, send=None) -> dict:
     """Have a running worker apply the events (a drain, or one task each); wait until every one is
     processed and no rollup is owed. The rate is taken from PostgreSQL's own clock: first event
     processed to last commit."""
     before, started = cpu.snapshot(), time.monotonic()
-    if one_by_one:
+    if send is not None:  # a drain through another broker (drain_on_rabbitmq)
+        send()
+    elif one_by_one:
         fixtures.enqueue_each(event_ids)
     else:
         fixtures.request_drain()
@@ -108,6 +113,10 @@ def run(env: dict, quick: bool) -> list[Figure]:
     bench_env.shared_worker(env)
     batched = drain(batched_ids, "as configured", 600)
     ratio = batched["rate"] / base["rate"] if base["rate"] and batched["rate"] else None
+    # the same events again, the same worker line, with RabbitMQ's quorum queues as the broker
+    _replayable(batched_ids)
+    rabbit = drain_on_rabbitmq(env, batched_ids)
+    rabbit_ratio = rabbit["rate"] / batched["rate"] if rabbit["rate"] and batched["rate"] else None
     scaling = []
     if not quick:  # how the rate grows with worker processes: the same code with one
         _replayable(baseline_ids)
@@ -126,4 +135,38 @@ def run(env: dict, quick: bool) -> list[Figure]:
         Figure(NAME, "same code, one event per task, one recompute per event (same run)", base["rate"], "/s",
                note=f"{len(baseline_ids):,} events in {base['span']:.1f} s; {base['recomputes']:,} recomputes"),
         Figure(NAME, "as configured ÷ one event per task and recompute", ratio, "×", 2.0, ">="),
+        Figure(NAME, "status events applied/s, 2 worker processes, RabbitMQ quorum queues (same run)", rabbit["rate"],
+               "/s", note=f"{n_events:,} events in {rabbit['span']:.1f} s; {rabbit['recomputes']:,} recomputes; "
+                          f"cores used: {rabbit['cores']}"),
+        Figure(NAME, "RabbitMQ ÷ Redis as the broker, status events applied/s", rabbit_ratio, "×",
+               note="publisher confirms on; Redis without persistence"),
     ]
+
+
+def drain_on_rabbitmq(env: dict, event_ids: list[int]) -> dict:
+    """drain() with MEDIABUY_BROKER_URL: a worker and a sender of a vhost of this run's own on the
+    local RabbitMQ (started if need be; the vhost deleted at the end). Redis keeps the drain key."""
+    from mediabuy_sync.config import settings
+    from mediabuy_sync.devtools import rabbitmq
+    from mediabuy_sync.queue import coalesce
+    from mediabuy_sync.queue.app import make_celery
+
+    vhost = f"mbbench-{bench_env.RUN_ID}"
+    url = rabbitmq.create_vhost(rabbitmq.rabbitmq_server(), vhost)
+    worker = None
+    try:
+        worker = bench_env.start_worker({**env, "MEDIABUY_BROKER_URL": url}, name="worker-rabbitmq")
+        saved = os.environ.get("MEDIABUY_BROKER_URL")
+        os.environ["MEDIABUY_BROKER_URL"] = url  # this process's sender, made as the web's is
+        settings.cache_clear()
+        try:
+            app = make_celery(fail_fast=True)
+        finally:
+            os.environ.pop("MEDIABUY_BROKER_URL") if saved is None else os.environ.update(MEDIABUY_BROKER_URL=saved)
+            settings.cache_clear()
+        coalesce.release_drain()  # the Redis run's drain key, were it left behind
+        return drain(event_ids, "RabbitMQ", 600, send=lambda: coalesce.request_drain(app))
+    finally:
+        if worker is not None:
+            worker.stop()
+        rabbitmq.delete_vhost(vhost)

@@ -5,11 +5,15 @@ Side by side in the same run, on the same kind of events: the code as configured
 MEDIABUY_INGEST_BATCH_SIZE events per task and transaction; recomputes coalesced per campaign) and the
 same code one event per Celery task (the ingest task, which retries and sweeps use) with
 MEDIABUY_RECOMPUTE_EVERY_CHANGE=1: one recompute task per applied event, as before batching and coalescing.
+And the code as configured once more with RabbitMQ's quorum queues as the broker (MEDIABUY_BROKER_URL),
+on the same events, beside the Redis figure: the cost of a broker that survives a node.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from contextlib import contextmanager
 
 from mediabuy_sync.store.db import transaction
 
@@ -36,12 +40,14 @@ def prepare(n_events: int, n_campaigns: int, buys_per_campaign: int) -> tuple[li
     return fixtures.insert_events(rows), n_buys
 
 
-def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = False) -> dict:
+def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = False, send=None) -> dict:
     """Have a running worker apply the events (a drain, or one task each); wait until every one is
     processed and no rollup is owed. The rate is taken from PostgreSQL's own clock: first event
     processed to last commit."""
     before, started = cpu.snapshot(), time.monotonic()
-    if one_by_one:
+    if send is not None:  # a drain through another broker (drain_on_rabbitmq)
+        send()
+    elif one_by_one:
         fixtures.enqueue_each(event_ids)
     else:
         fixtures.request_drain()
@@ -108,6 +114,18 @@ def run(env: dict, quick: bool) -> list[Figure]:
     bench_env.shared_worker(env)
     batched = drain(batched_ids, "as configured", 600)
     ratio = batched["rate"] / base["rate"] if base["rate"] and batched["rate"] else None
+    # the same events again, the same worker line, with RabbitMQ's quorum queues as the broker:
+    # alternated with Redis over two rounds (the shared machine's speed drifts within a minute), each
+    # broker's best round compared
+    rounds = {"redis": [batched], "rabbitmq": []}
+    with rabbitmq_sender(env) as send_on_rabbitmq:
+        for broker in ("rabbitmq", "redis", "rabbitmq"):
+            _replayable(batched_ids)
+            rounds[broker].append(drain(batched_ids, broker, 600,
+                                        send=send_on_rabbitmq if broker == "rabbitmq" else None))
+    best_redis, rabbit = (max(rounds[b], key=lambda r: r["rate"] or 0) for b in ("redis", "rabbitmq"))
+    rabbit_ratio = rabbit["rate"] / best_redis["rate"] if rabbit["rate"] and best_redis["rate"] else None
+    each = {b: ", ".join(f"{r['rate']:,.0f}" for r in rounds[b]) for b in rounds}
     scaling = []
     if not quick:  # how the rate grows with worker processes: the same code with one
         _replayable(baseline_ids)
@@ -126,4 +144,44 @@ def run(env: dict, quick: bool) -> list[Figure]:
         Figure(NAME, "same code, one event per task, one recompute per event (same run)", base["rate"], "/s",
                note=f"{len(baseline_ids):,} events in {base['span']:.1f} s; {base['recomputes']:,} recomputes"),
         Figure(NAME, "as configured ÷ one event per task and recompute", ratio, "×", 2.0, ">="),
+        Figure(NAME, "status events applied/s, 2 worker processes, RabbitMQ quorum queues (same run, best of 2)",
+               rabbit["rate"], "/s", note=f"rounds: {each['rabbitmq']} /s; {n_events:,} events in {rabbit['span']:.1f} s; "
+                                         f"{rabbit['recomputes']:,} recomputes; cores used: {rabbit['cores']}"),
+        Figure(NAME, "RabbitMQ ÷ Redis as the broker, status events applied/s (best round of each)", rabbit_ratio, "×",
+               note=f"Redis rounds: {each['redis']} /s; RabbitMQ with publisher confirms, Redis without persistence"),
     ]
+
+
+@contextmanager
+def rabbitmq_sender(env: dict):
+    """A worker of the Procfile's line with MEDIABUY_BROKER_URL on a vhost of this run's own (the local
+    RabbitMQ, started if need be; the vhost deleted at the end), and a function that asks it for a
+    drain as the web does. Redis keeps the drain key, as it does in production."""
+    from mediabuy_sync.config import settings
+    from mediabuy_sync.devtools import rabbitmq
+    from mediabuy_sync.queue import coalesce
+    from mediabuy_sync.queue.app import make_celery
+
+    vhost = f"mbbench-{bench_env.RUN_ID}"
+    url = rabbitmq.create_vhost(rabbitmq.rabbitmq_server(), vhost)
+    worker = None
+    try:
+        worker = bench_env.start_worker({**env, "MEDIABUY_BROKER_URL": url}, name="worker-rabbitmq")
+        saved = os.environ.get("MEDIABUY_BROKER_URL")
+        os.environ["MEDIABUY_BROKER_URL"] = url  # this process's sender, made as the web's is
+        settings.cache_clear()
+        try:
+            app = make_celery(fail_fast=True)
+        finally:
+            os.environ.pop("MEDIABUY_BROKER_URL") if saved is None else os.environ.update(MEDIABUY_BROKER_URL=saved)
+            settings.cache_clear()
+
+        def send() -> None:
+            coalesce.release_drain()  # the other broker's drain key, were it left behind
+            coalesce.request_drain(app)
+
+        yield send
+    finally:
+        if worker is not None:
+            worker.stop()
+        rabbitmq.delete_vhost(vhost)

@@ -15,6 +15,7 @@ class Settings:
     database_url: str
     redis_url: str
     redis_namespace: str
+    broker_url: str
     webhook_max_body_bytes: int
     webhook_body_timeout_seconds: float
     webhook_rate_per_agent: float
@@ -85,8 +86,9 @@ class Settings:
 # (field, environment variable, default, meaning)
 SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("database_url", "DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/mediabuy", "PostgreSQL, the source of truth."),
-    ("redis_url", "REDIS_URL", "redis://127.0.0.1:6379/0", "Redis: the Celery broker and the recompute coalescing keys."),
+    ("redis_url", "REDIS_URL", "redis://127.0.0.1:6379/0", "Redis: the Celery broker (unless `MEDIABUY_BROKER_URL` names another), and always the recompute coalescing keys, poll in-flight marks and drain requests."),
     ("redis_namespace", "MEDIABUY_REDIS_NAMESPACE", "mediabuy:", "Prefix of every Redis key and queue we use, so several deployments can share one Redis."),
+    ("broker_url", "MEDIABUY_BROKER_URL", "", "The Celery broker. Empty: Redis at `REDIS_URL` (queues under `MEDIABUY_REDIS_NAMESPACE`). `amqp://user:password@host:5672/vhost`: RabbitMQ, with durable quorum queues that survive the loss of a node of a cluster (docs/scaling.md says when to pick which); each deployment sharing a RabbitMQ needs its own vhost. Redis keeps the coalescing keys, poll in-flight marks and drain requests either way."),
     ("webhook_max_body_bytes", "MEDIABUY_WEBHOOK_MAX_BODY_BYTES", "1048576", "Largest webhook body accepted (413 above)."),
     ("webhook_body_timeout_seconds", "MEDIABUY_WEBHOOK_BODY_TIMEOUT_SECONDS", "10", "A webhook body must arrive within this many seconds (and no read may wait longer): 408 otherwise, so a slow sender cannot hold a web thread."),
     ("webhook_rate_per_agent", "MEDIABUY_WEBHOOK_RATE_PER_AGENT", "200", "Webhooks per second one agent may send to one web process (a token bucket, counted after the signature verifies; 429 with `Retry-After` above). The tier-wide limit is this times the web processes (`MEDIABUY_WEB_WORKERS` × instances): 400/s per instance with the defaults. Change it with the number of web processes, or when an agent legitimately sends more (or should send less)."),
@@ -104,7 +106,7 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("db_pool_max", "MEDIABUY_DB_POOL_MAX", "4", "PostgreSQL connections per process (each web process, worker process and beat): the total is this times the processes, which must stay under the server's `max_connections`."),
     ("db_connect_timeout_seconds", "MEDIABUY_DB_CONNECT_TIMEOUT_SECONDS", "2", "Connect timeout to PostgreSQL."),
     ("db_pool_timeout_seconds", "MEDIABUY_DB_POOL_TIMEOUT_SECONDS", "3", "How long a request waits for a PostgreSQL connection before answering 503."),
-    ("broker_socket_timeout_seconds", "MEDIABUY_BROKER_SOCKET_TIMEOUT_SECONDS", "0.5", "Socket timeouts towards Redis: the web's enqueues and drain requests, the coalescing keys and poll in-flight marks, and the Redis checks of /readyz and /metrics. A failed enqueue is made good by the next webhook's drain or by the inbox sweeper. Raise it only for a Redis that is far away (many milliseconds per round trip)."),
+    ("broker_socket_timeout_seconds", "MEDIABUY_BROKER_SOCKET_TIMEOUT_SECONDS", "0.5", "Socket timeouts towards Redis: the web's enqueues and drain requests, the coalescing keys and poll in-flight marks, and the Redis checks of /readyz and /metrics. A failed enqueue is made good by the next webhook's drain or by the inbox sweeper. With RabbitMQ as the broker (`MEDIABUY_BROKER_URL`), also the web's connect and read timeouts towards it and the queue-depth reads of /metrics and the inbox sweeper. Raise it only for a broker that is far away (many milliseconds per round trip)."),
     ("inbox_stale_after_seconds", "MEDIABUY_INBOX_STALE_AFTER_SECONDS", "60", "A received event not processed after this long is enqueued again by the sweeper."),
     ("inbox_sweep_interval_seconds", "MEDIABUY_INBOX_SWEEP_INTERVAL_SECONDS", "30", "How often beat runs the inbox sweeper."),
     ("inbox_watch_interval_seconds", "MEDIABUY_INBOX_WATCH_INTERVAL_SECONDS", "2", "How often beat checks that the inbox's oldest waiting event has a drain coming: a cheap check (one indexed row, one Redis key) that heals a lost drain within seconds — a broker restarted empty, an outage that swallowed the web's enqueues — where the sweeper would take a minute or more."),

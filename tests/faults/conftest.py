@@ -7,6 +7,7 @@ MEDIABUY_FAULTS_HEAVY=1 scales every stream up tenfold (10,000 events instead of
 from __future__ import annotations
 
 import signal
+from contextlib import contextmanager
 
 import pytest
 
@@ -34,6 +35,23 @@ def fault_stack(stack):
     """Our own web, worker and beat whose PostgreSQL and Redis connections go through proxies the test
     cuts; the session's worker and beat are paused (SIGSTOP) meanwhile, so that only processes that
     see the fault do the work and nothing heals behind the test's back."""
+    with _fault_stack(stack) as state:
+        yield state
+
+
+@pytest.fixture(scope="module")
+def rabbit_fault_stack(stack):
+    """The fault stack with RabbitMQ as the broker (MEDIABUY_BROKER_URL, a vhost of this run's own)
+    behind a proxy of its own ("broker"); Redis, for the coalescing keys, behind its proxy as before."""
+    from support.rabbit import vhost
+
+    with vhost("faults") as (url, name), _fault_stack(stack, rabbit_url=url) as state:
+        state["vhost"] = name
+        yield state
+
+
+@contextmanager
+def _fault_stack(stack, rabbit_url: str | None = None):
     from urllib.parse import urlparse
 
     from psycopg.conninfo import conninfo_to_dict
@@ -51,13 +69,21 @@ def fault_stack(stack):
     url = urlparse(env["REDIS_URL"])
     redis = TcpProxy(url.hostname, url.port or 6379).start()
     env["REDIS_URL"] = url._replace(netloc=f"127.0.0.1:{redis.port}").geturl()
+    # "broker": the proxy that cuts the Celery broker — Redis's own, or RabbitMQ's
+    broker = redis
+    if rabbit_url:
+        amqp = urlparse(rabbit_url)
+        broker = TcpProxy(amqp.hostname, amqp.port or 5672).start()
+        env["MEDIABUY_BROKER_URL"] = amqp._replace(
+            netloc=f"{amqp.username}:{amqp.password}@127.0.0.1:{broker.port}").geturl()
 
     paused = [stack["worker"], stack["beat"]]
     for proc in paused:
         signal_group(proc, signal.SIGSTOP)
     # "started": every process of the fault stack, the ones a test starts later too (stopped at the end)
     # "stack_redis_url": the Redis behind the proxy, for a test that changes what it holds
-    state = {"env": env, "pg": pg, "redis": redis, "started": [], "stack_redis_url": stack["env"]["REDIS_URL"]}
+    state = {"env": env, "pg": pg, "redis": redis, "broker": broker, "started": [],
+             "stack_redis_url": stack["env"]["REDIS_URL"]}
     try:
         state["worker"] = start_worker(env, name="worker-faults")
         state["started"].append(state["worker"])
@@ -73,3 +99,4 @@ def fault_stack(stack):
             signal_group(proc, signal.SIGCONT)
         pg.cut()
         redis.cut()
+        broker.cut()

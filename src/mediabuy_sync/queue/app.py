@@ -12,6 +12,7 @@ from kombu import Exchange, Queue
 
 from .. import logs, metrics
 from ..config import settings
+from . import rabbit
 from .names import INGEST_QUEUE, QUEUES, ROUTES
 
 # The message header that carries the sender's log context.
@@ -25,21 +26,9 @@ def make_celery(include: tuple[str, ...] = (), fail_fast: bool = False) -> Celer
     s = settings()
     app = Celery("mediabuy_sync", include=list(include))
     app.conf.update(
-        broker_url=s.redis_url,
-        # kombu's Redis transport, with a fix that keeps a worker alive through a Redis outage (broker.py)
-        broker_transport="mediabuy_sync.queue.broker:Transport",
         broker_connection_retry_on_startup=True,
-        broker_transport_options={
-            # every key and queue under our namespace, so deployments (and test runs) can share a Redis
-            "global_keyprefix": s.redis_namespace,
-            "socket_timeout": s.broker_socket_timeout_seconds,
-            "socket_connect_timeout": s.broker_socket_timeout_seconds,
-            # a task unacked this long is delivered again; our countdowns stay far below it
-            "visibility_timeout": 600,
-            **({"max_retries": 0, "connect_retries_timeout": s.broker_socket_timeout_seconds} if fail_fast else {}),
-        },
-        # the queues by kind (queue/names.py): a worker started without --queues consumes all three
-        task_queues=[Queue(queue, Exchange(queue), routing_key=queue) for queue in QUEUES],
+        # the queues by kind (queue/names.py), declared by each broker's settings below: a worker
+        # started without --queues consumes all three
         task_default_queue=INGEST_QUEUE,
         task_routes={name: {"queue": queue} for name, queue in ROUTES.items()},
         # Exactly-once effects come from Postgres; the broker only has to deliver at least once.
@@ -52,7 +41,28 @@ def make_celery(include: tuple[str, ...] = (), fail_fast: bool = False) -> Celer
         accept_content=["json"],
         worker_hijack_root_logger=False,
     )
+    # MEDIABUY_BROKER_URL chooses the broker: RabbitMQ's quorum queues (rabbit.py) or, unset, Redis
+    app.conf.update(rabbit.celery_conf(s, fail_fast) if s.broker_url else _redis_conf(s, fail_fast))
     return app
+
+
+def _redis_conf(s, fail_fast: bool) -> dict:
+    """The Celery settings for the Redis broker at REDIS_URL, our keys' Redis."""
+    return dict(
+        broker_url=s.redis_url,
+        # kombu's Redis transport, with a fix that keeps a worker alive through a Redis outage (broker.py)
+        broker_transport="mediabuy_sync.queue.broker:Transport",
+        broker_transport_options={
+            # every key and queue under our namespace, so deployments (and test runs) can share a Redis
+            "global_keyprefix": s.redis_namespace,
+            "socket_timeout": s.broker_socket_timeout_seconds,
+            "socket_connect_timeout": s.broker_socket_timeout_seconds,
+            # a task unacked this long is delivered again; our countdowns stay far below it
+            "visibility_timeout": 600,
+            **({"max_retries": 0, "connect_retries_timeout": s.broker_socket_timeout_seconds} if fail_fast else {}),
+        },
+        task_queues=[Queue(queue, Exchange(queue), routing_key=queue) for queue in QUEUES],
+    )
 
 
 @signals.before_task_publish.connect

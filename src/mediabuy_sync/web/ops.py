@@ -138,8 +138,9 @@ class StateCollector:
         for queue, n in waiting.items():
             depth.add_metric([queue], n)
         yield depth
-        yield GaugeMetricFamily("mediabuy_queue_unacked", "Celery tasks taken by workers and not yet acknowledged.",
-                                value=unacked)
+        if unacked is not None:  # None with RabbitMQ: its AMQP answer has no such count (queue/rabbit.py)
+            yield GaugeMetricFamily("mediabuy_queue_unacked", "Celery tasks taken by workers and not yet acknowledged.",
+                                    value=unacked)
 
 
 # --- hooks on every request Flask answers ------------------------------------------------------

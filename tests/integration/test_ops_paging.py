@@ -237,9 +237,14 @@ def test_the_campaigns_page_stays_a_few_screens_tall(fleet, browser):
     page.click("button[type=submit]")
     assert page.url == fleet.base + "/ops"
     assert page.locator("#campaigns tr").count() == 51  # the header and 50 campaigns of the many
-    shot = SCREENSHOTS / "ops-campaigns-paged.png"
+    page.screenshot(path=str(SCREENSHOTS / "ops-campaigns-paged.png"), full_page=True)
+    # measured on our 72 campaigns (one blocker each at most): other tests' campaigns on the unfiltered
+    # page may carry five blockers each, whose lines would make the height about them, not the paging
+    page.goto(fleet.base + "/ops?advertiser=" + fleet.advertiser)
+    assert page.locator("#campaigns tr").count() == 51
+    shot = SCREENSHOTS / "ops-campaigns-page-one.png"
     page.screenshot(path=str(shot), full_page=True)
-    assert _png_height(shot) < 3000, _png_height(shot)
+    assert _png_height(shot) < 3000, _png_height(shot)  # issue 18 saw 11,000 px, all on one page
 
     # the form filters (a GET: the filters land in the address), the pager keeps them
     page.select_option("select[name=status]", "INPUT_REQUIRED")

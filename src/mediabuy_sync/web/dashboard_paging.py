@@ -15,7 +15,7 @@ import json
 from datetime import datetime
 from urllib.parse import urlencode
 
-from marshmallow import fields, pre_load, validate
+from marshmallow import fields, post_load, validate
 
 from ..domain.statuses import Status
 from ..store.ops_lists import CampaignAfter, CampaignFilter, EventAfter
@@ -26,29 +26,29 @@ PAGE_SIZE = 50  # rows a page shows: a screenful or two, whatever the history ke
 FORGED = "Not a cursor these pages gave (or from another admin token): start again from the first page."
 
 
-class _Query(Strict):
-    @pre_load
-    def _empty_is_absent(self, data, **kwargs):
-        """A GET form sends its empty fields as "": they mean "any", not a value to match."""
-        return {key: value for key, value in data.items() if value != ""}
-
-
-class CampaignsQuery(_Query):
-    status = fields.String(validate=validate.OneOf([s.value for s in Status]), metadata={
-        "description": "Only campaigns of this surfaced status (the most restrictive of their buys').",
+class CampaignsQuery(Strict):
+    # The filters come from a GET form, which sends its empty fields as "": "" is documented and
+    # accepted as "any" (then dropped), so the form needs no script to leave them out.
+    status = fields.String(validate=validate.OneOf(["", *(s.value for s in Status)]), metadata={
+        "description": "Only campaigns of this surfaced status (the most restrictive of their buys'); empty: any.",
         "example": "INPUT_REQUIRED"})
-    agent = fields.String(validate=validate.Regexp(f"^{AGENT_ID_PATTERN}$"), metadata={
-        "description": "Only campaigns with a media buy at this sales agent (its id).", "example": "acme_ads"})
-    name = fields.String(validate=validate.Length(min=1, max=200), metadata={
-        "description": "Only campaigns whose name contains this, ignoring case (% and _ match themselves).",
-        "example": "spring"})
-    advertiser = fields.String(validate=validate.Regexp(f"^{ID_PATTERN}$"), metadata={
-        "description": "Only this advertiser's campaigns.", "example": "adv_123"})
+    agent = fields.String(validate=validate.Regexp(f"^(|{AGENT_ID_PATTERN})$"), metadata={
+        "description": "Only campaigns with a media buy at this sales agent (its id); empty: any.",
+        "example": "acme_ads"})
+    name = fields.String(validate=validate.Length(max=200), metadata={
+        "description": "Only campaigns whose name contains this, ignoring case (% and _ match themselves); "
+                       "empty: any.", "example": "spring"})
+    advertiser = fields.String(validate=validate.Regexp(f"^(|{ID_PATTERN})$"), metadata={
+        "description": "Only this advertiser's campaigns; empty: any.", "example": "adv_123"})
     cursor = fields.String(validate=validate.Length(min=1, max=512), metadata={
         "description": "The page after the one whose 'Next page' link gave it (opaque, signed)."})
 
+    @post_load
+    def _empty_is_any(self, data, **kwargs):
+        return {key: value for key, value in data.items() if value != ""}
 
-class DeadEventsQuery(_Query):
+
+class DeadEventsQuery(Strict):
     cursor = fields.String(validate=validate.Length(min=1, max=512), metadata={
         "description": "The page after the one whose 'Next page' link gave it (opaque, signed)."})
 

@@ -17,12 +17,12 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import requests
+from support.stack import OUTPUT
 
 from mediabuy_sync.domain.statuses import Status
 from mediabuy_sync.store import agents
 from mediabuy_sync.store.campaigns import NewBuy, create_campaign
 from mediabuy_sync.store.db import transaction
-from support.stack import OUTPUT
 
 ADMIN_TOKEN = "test-admin-token-of-at-least-32-bytes"  # tests/conftest.py
 CHROMIUM = os.environ.get("MEDIABUY_CHROMIUM", "/usr/bin/chromium")

@@ -1,6 +1,7 @@
 """web: /ops, server-rendered pages for the people who run the service (admin token).
 
-Campaigns with their surfaced status and blockers; one campaign's media buys, packages, delivery and
+Campaigns with their surfaced status and blockers (50 a page, blocked first, filtered by a GET form;
+the cursors and filters in web/dashboard_paging.py); one campaign's media buys, packages, delivery and
 status timeline; the agents' webhook freshness, signature failures and polling; dead events with a
 replay button; and two small charts (webhooks per minute per agent, inbox lag over the last hour).
 
@@ -32,8 +33,8 @@ from ..services import inbox
 from ..store import ops, ops_lists, ops_sessions
 from ..store.db import transaction
 from . import dashboard_chart, dashboard_paging
-from .dashboard_paging import PAGE_SIZE, CampaignsQuery, DeadEventsQuery
 from .api import RequestParser
+from .dashboard_paging import PAGE_SIZE, CampaignsQuery, DeadEventsQuery
 from .errors import ApiError
 
 log = logging.getLogger(__name__)

@@ -234,7 +234,8 @@ def test_the_campaigns_page_stays_a_few_screens_tall(fleet, browser):
     page.set_default_timeout(30_000)
     page.goto(fleet.base + "/ops/login")
     page.fill("input[name=token]", ADMIN_TOKEN)
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # then read the new page, not the old one
+        page.click("button[type=submit]")
     assert page.url == fleet.base + "/ops"
     assert page.locator("#campaigns tr").count() == 51  # the header and 50 campaigns of the many
     page.screenshot(path=str(SCREENSHOTS / "ops-campaigns-paged.png"), full_page=True)
@@ -249,14 +250,17 @@ def test_the_campaigns_page_stays_a_few_screens_tall(fleet, browser):
     # the form filters (a GET: the filters land in the address), the pager keeps them
     page.select_option("select[name=status]", "INPUT_REQUIRED")
     page.fill("input[name=advertiser]", fleet.advertiser)
-    page.click("#filters button[type=submit]")
+    with page.expect_navigation():
+        page.click("#filters button[type=submit]")
     assert "status=INPUT_REQUIRED" in page.url and f"advertiser={fleet.advertiser}" in page.url
     assert page.locator("#campaigns tr").count() == 1 + len(fleet.blocked)
     page.screenshot(path=str(SCREENSHOTS / "ops-campaigns-filtered.png"), full_page=True)
 
     page.goto(fleet.base + "/ops?advertiser=" + fleet.advertiser)
-    page.click("#next-page")
+    with page.expect_navigation():
+        page.click("#next-page")
     assert "cursor=" in page.url and page.locator("#campaigns tr").count() == 1 + len(fleet.ids) - 50
-    page.click("#first-page")
+    with page.expect_navigation():
+        page.click("#first-page")
     assert "cursor=" not in page.url and page.locator("#campaigns tr").count() == 51
     page.close()

@@ -41,11 +41,11 @@ def gauges(timeout_ms: int) -> Gauges:
     return Gauges(inbox[0], campaigns, agents, cascades)
 
 
-def campaigns_page(timeout_ms: int, limit: int) -> tuple[list[dict], list[dict], list[dict]]:
-    """(campaigns, blocked first, with their first blockers; webhooks per agent and minute; inbox lag per minute)."""
-    campaigns, per_minute, lag = _read(timeout_ms, ("campaigns_page", {"limit": limit}), ("events_per_minute", None),
-                                       ("inbox_lag_per_minute", None))
-    return campaigns, per_minute, lag
+def charts(timeout_ms: int) -> tuple[list[dict], list[dict]]:
+    """(webhooks per agent and minute; inbox lag per minute), the campaigns page's two charts. Its list
+    is paged by store/ops_lists.py."""
+    per_minute, lag = _read(timeout_ms, ("events_per_minute", None), ("inbox_lag_per_minute", None))
+    return per_minute, lag
 
 
 def blocker_buys(timeout_ms: int, ids: list[str]) -> list[dict]:

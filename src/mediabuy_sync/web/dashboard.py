@@ -1,6 +1,7 @@
 """web: /ops, server-rendered pages for the people who run the service (admin token).
 
-Campaigns with their surfaced status and blockers; one campaign's media buys, packages, delivery and
+Campaigns with their surfaced status and blockers (50 a page, blocked first, filtered by a GET form;
+the cursors and filters in web/dashboard_paging.py); one campaign's media buys, packages, delivery and
 status timeline; the agents' webhook freshness, signature failures and polling; dead events with a
 replay button; and two small charts (webhooks per minute per agent, inbox lag over the last hour).
 
@@ -26,12 +27,14 @@ from marshmallow import Schema, fields, validate
 
 from .. import metrics
 from ..config import settings
+from ..domain.statuses import Status
 from ..queue.publisher import publisher
 from ..services import inbox
-from ..store import ops, ops_sessions
+from ..store import ops, ops_lists, ops_sessions
 from ..store.db import transaction
-from . import dashboard_chart
+from . import dashboard_chart, dashboard_paging
 from .api import RequestParser
+from .dashboard_paging import PAGE_SIZE, CampaignsQuery, DeadEventsQuery
 from .errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -182,16 +185,32 @@ def logout():
 
 
 @bp.route("", methods=["GET"])
-@bp.response(200, HTML, content_type="text/html")
+@bp.arguments(CampaignsQuery, location="query")
+@bp.response(200, HTML, content_type="text/html", example="<table id=\"campaigns\">…</table>")
+@bp.alt_response(422, "VALIDATION_ERROR")
 @_page_doc
-def campaigns_page():
-    """Campaigns: surfaced status and blockers, blocked ones first"""
+def campaigns_page(query: dict):
+    """Campaigns: surfaced status and blockers, blocked ones first, 50 a page, filtered by the GET form
+
+    Blocked first (FAILED, REJECTED, INPUT_REQUIRED, PENDING_APPROVAL), then most recently updated.
+    "Next page" carries a signed cursor and the filters; an unknown status or a forged cursor is a 422.
+    """
     if (answer := _session()) is not None:
         return answer
-    campaigns, per_minute, lag = ops.campaigns_page(STATEMENT_TIMEOUT_MS, limit=200)
+    key = _token()
+    after = dashboard_paging.campaign_after(key, query.get("cursor"))  # refused before any query runs
+    where = dashboard_paging.campaign_filter(query)
+    # one row more than a page says whether there is a next page, without counting
+    rows = ops_lists.campaigns(STATEMENT_TIMEOUT_MS, where, after, PAGE_SIZE + 1)
+    campaigns, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    per_minute, lag = ops.charts(STATEMENT_TIMEOUT_MS)
     blocker_ids = sorted({b for c in campaigns for b in c["first_blockers"] or ()})
     blockers = ops.blocker_buys(STATEMENT_TIMEOUT_MS, blocker_ids)
+    next_cursor = dashboard_paging.campaign_cursor(key, campaigns[-1]) if more else None
     return _render("campaigns.html", campaigns=campaigns, blockers={b["id"]: b for b in blockers},
+                   query=query, statuses=[s.value for s in Status],
+                   next_link=dashboard_paging.link("/ops", query, next_cursor) if more else None,
+                   first_link=dashboard_paging.link("/ops", query) if after else None,
                    events_chart=dashboard_chart.events_per_minute(per_minute),
                    lag_chart=dashboard_chart.inbox_lag(lag))
 
@@ -255,13 +274,26 @@ def _answer_deviations() -> dict[str, dict[str, float]] | None:
 
 
 @bp.route("/events/dead", methods=["GET"])
-@bp.response(200, HTML, content_type="text/html")
+@bp.arguments(DeadEventsQuery, location="query")
+@bp.response(200, HTML, content_type="text/html", example="<table id=\"dead\">…</table>")
+@bp.alt_response(422, "VALIDATION_ERROR")
 @_page_doc
-def dead_events_page():
-    """Dead webhook events, and those no media buy matched, with a replay button"""
+def dead_events_page(query: dict):
+    """Dead webhook events (oldest first, 50 a page), and those no media buy matched, with a replay button"""
     if (answer := _session()) is not None:
         return answer
-    return _render("dead_events.html", events=inbox.dead(500), unmatched=inbox.unmatched(200), replayed=None)
+    return _dead_events(query, replayed=None)
+
+
+def _dead_events(query: dict, replayed: list | None):
+    key = _token()
+    after = dashboard_paging.event_after(key, query.get("cursor"))
+    rows = ops_lists.dead_events(STATEMENT_TIMEOUT_MS, after, PAGE_SIZE + 1)
+    events, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    next_cursor = dashboard_paging.event_cursor(key, events[-1]) if more else None
+    return _render("dead_events.html", events=events, unmatched=inbox.unmatched(200), replayed=replayed,
+                   next_link=dashboard_paging.link("/ops/events/dead", {}, next_cursor) if more else None,
+                   first_link="/ops/events/dead" if after else None)
 
 
 @bp.route("/events/replay", methods=["POST"])
@@ -275,4 +307,4 @@ def replay(form: dict):
     if not _same(form["csrf"], g.csrf):
         raise ApiError(403, "FORBIDDEN", "The form's CSRF token is not valid: reload the page and try again.")
     replayed = inbox.replay(form["event_id"], publisher)
-    return _render("dead_events.html", events=inbox.dead(500), unmatched=inbox.unmatched(200), replayed=replayed)
+    return _dead_events({}, replayed=replayed)

@@ -40,15 +40,6 @@ JOIN cascades c ON c.id = i.cascade_id
 WHERE c.state = 'running'
 GROUP BY c.kind, i.state;
 
--- name: campaigns_page
-SELECT c.id, c.advertiser_id, c.name, c.status, c.surfaced_status, c.blockers[1:5] AS first_blockers,
-       cardinality(c.blockers) AS blocker_count, c.rollup_at, c.updated_at,
-       (SELECT count(*) FROM media_buys b WHERE b.campaign_id = c.id) AS media_buys
-FROM campaigns c
-ORDER BY (c.surfaced_status IN ('FAILED', 'REJECTED', 'INPUT_REQUIRED', 'PENDING_APPROVAL')) DESC,
-         c.updated_at DESC
-LIMIT %(limit)s;
-
 -- name: blocker_buys
 -- The buys named as blockers, with what keeps them there.
 SELECT b.id, b.campaign_id, b.sales_agent_id, b.status, b.adcp_status, b.last_error, b.poll_reason

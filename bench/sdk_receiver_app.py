@@ -1,6 +1,6 @@
-"""The ingest yardstick a user would pick: the official ADCP SDK's `WebhookReceiver` in a Flask route,
-as its documentation shows a WSGI user (legacy HMAC verify, dedup in memory, `receive_and_process_sync`),
-then a Celery `send_task` per webhook to Redis, answering 202. Not durable: the dedup lives in each
+"""The ingest yardstick a user would pick: the official ADCP SDK's `WebhookReceiver` in a Flask route
+(legacy HMAC verify, dedup in memory, `receive_and_process`), then a Celery `send_task` per webhook to
+Redis, answering 202. Not durable: the dedup lives in each
 gunicorn worker's memory (lost at a restart, not shared between workers) and a webhook is only in
 Redis once answered. Served by the same gunicorn configuration as ours (gunicorn_conf); the ingest
 benchmark compares our accepted/s with it (bench/ingest.py).
@@ -14,8 +14,10 @@ it); REDIS_URL and MEDIABUY_REDIS_NAMESPACE, the bench's Redis and namespace."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 import warnings
 
 from adcp.server.idempotency import MemoryBackend, WebhookDedupStore
@@ -64,12 +66,27 @@ def make_receivers(secrets: dict[str, str]) -> dict[str, WebhookReceiver]:
     }
 
 
+def start_loop() -> asyncio.AbstractEventLoop:
+    """The process's one event loop, in a thread of its own, that every request's receive runs on.
+
+    Not the SDK's `receive_and_process_sync`, which its docstring offers WSGI apps: that runs each
+    request in an event loop of its own (asyncio.run), and the in-memory dedup store's asyncio.Lock,
+    shared by the threads of a gthread worker, is then used from several loops — "RuntimeError: Lock
+    is bound to a different event loop": 3,339 and 3,650 answers 500 in two runs of three 5 s rounds
+    here, up to 79 % of a round's, whose accepted/s fell to 194 (bench/NOTES.md, 2026-12-04). One
+    loop per process is what a user has to write to make it work under threads."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="sdk-receiver-loop", daemon=True).start()
+    return loop
+
+
 def create_app() -> Flask:
     with open(os.environ["BENCH_SDK_SECRETS"]) as f:
         secrets = json.load(f)
     queue = os.environ["BENCH_SDK_QUEUE"]
     celery_app = make_celery()
     receivers = make_receivers(secrets)
+    loop = start_loop()  # gunicorn loads the app in each worker, after the fork (no preload_app)
     app = Flask(__name__)
 
     @app.post("/webhooks/adcp/<agent_id>")
@@ -79,11 +96,12 @@ def create_app() -> Flask:
             return jsonify({"error": "unknown agent"}), 404
         body = request.get_data()
 
-        def publish(_payload):
+        def publish(_payload):  # the SDK calls it between the dedup claim and its acknowledgement
             celery_app.send_task(TASK_NAME, args=[agent_id, body.decode()], queue=queue)
 
-        outcome = receiver.receive_and_process_sync(
-            method=request.method, url=request.url, headers=dict(request.headers), body=body, handler=publish)
+        outcome = asyncio.run_coroutine_threadsafe(receiver.receive_and_process(
+            method=request.method, url=request.url, headers=dict(request.headers), body=body, handler=publish),
+            loop).result()
         if outcome.rejected:
             return jsonify({"error": outcome.rejection_reason}), outcome.http_status, dict(outcome.response_headers)
         if outcome.duplicate or outcome.in_progress:

@@ -61,7 +61,9 @@ def _start_sdk_yardstick(env: dict, agents: dict[str, str]):
     bench_env.OUTPUT.mkdir(parents=True, exist_ok=True)
     secrets_file.write_text(json.dumps(agents))
     proc, base = bench_env.start_web({**env, "BENCH_SDK_SECRETS": str(secrets_file), "BENCH_SDK_QUEUE": SDK_QUEUE},
-                                     name="web-sdk", app="bench.sdk_receiver_app:create_app()")
+                                     name="web-sdk", app="bench.sdk_receiver_app:create_app()",
+                                     # importing the SDK alone took 13 s of CPU, 30-47 s on this busy machine
+                                     timeout=300)
     # the Redis list kombu keeps the queue in (its key under the namespace, as global_keyprefix puts it)
     key = env.get("MEDIABUY_REDIS_NAMESPACE", "") + SDK_QUEUE
     return proc, base, redis.Redis.from_url(env["REDIS_URL"]), key

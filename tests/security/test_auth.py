@@ -49,7 +49,8 @@ def world(make_agent, make_campaign, api_key):
 def _url(stack, path: str, **values) -> str:
     defaults = {"campaign_id": "cmp_nonexistent", "advertiser_id": "adv_nonexistent", "kind": "campaigns",
                 "target_id": "cmp_nonexistent", "run_id": "999999999", "agent_id": "agent_nonexistent",
-                "credential_id": "999999999", "key_id": "key_nonexistent"}
+                "credential_id": "999999999", "key_id": "key_nonexistent", "media_buy_id": "mb_nonexistent",
+                "subscription_id": "whsub_nonexistent", "delivery_id": "999999999"}
     return stack["base_url"] + re.sub(r"{(\w+)}", lambda m: str(values.get(m[1], defaults[m[1]])), path)
 
 

@@ -18,8 +18,15 @@ from .store.agents import AUTH_HEADERS
 def _db_upgrade(args) -> int:
     from .store.migrate import upgrade
 
-    applied = upgrade(settings().database_url)
+    applied = upgrade(settings().database_url, to=args.to)
     print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def _keep_data(args) -> int:
+    from .services.retention import keep
+
+    print(json.dumps(keep(settings()).as_dict(), indent=2))
     return 0
 
 
@@ -371,7 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="the schema").add_subparsers(dest="action", required=True)
-    db.add_parser("upgrade", help="apply pending migrations (safe to run again)").set_defaults(func=_db_upgrade)
+    db_upgrade = db.add_parser("upgrade", help="apply pending migrations (safe to run again)")
+    db_upgrade.add_argument("--to", type=int, metavar="VERSION", help="stop after this migration (e.g. 28)")
+    db_upgrade.set_defaults(func=_db_upgrade)
+    db.add_parser("keep-data", help="now, what beat's keep-data job does: partitions ahead, expired ones dropped, "
+                  "old run records deleted (docs/data-lifecycle.md)").set_defaults(func=_keep_data)
 
     services = sub.add_parser("services", help="find or start PostgreSQL and Redis for local use").add_subparsers(dest="action", required=True)
     up = services.add_parser("up", help="print DATABASE_URL, REDIS_URL and MEDIABUY_SECRETS_KEY exports, starting embedded servers if needed")

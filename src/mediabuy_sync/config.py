@@ -81,6 +81,12 @@ class Settings:
     notify_retry_window_seconds: float
     notify_blocked_seconds: float
     notify_retention_days: float
+    dedup_days: int
+    retention_days: int
+    ledger_retention_days: int
+    run_retention_days: int
+    partitions_ahead_days: int
+    retention_interval_seconds: float
 
 
 # (field, environment variable, default, meaning)
@@ -154,6 +160,12 @@ SETTINGS: tuple[tuple[str, str, str, str], ...] = (
     ("notify_retry_window_seconds", "MEDIABUY_NOTIFY_RETRY_WINDOW_SECONDS", "86400", "A notification delivery still failing this long after its event (or its replay) is marked failed, whatever its attempts."),
     ("notify_blocked_seconds", "MEDIABUY_NOTIFY_BLOCKED_SECONDS", "21600", "A campaign whose surfaced status stays INPUT_REQUIRED or PENDING_APPROVAL longer than this is notified `campaign.unhealthy` (and `campaign.healthy` once it leaves them)."),
     ("notify_retention_days", "MEDIABUY_NOTIFY_RETENTION_DAYS", "14", "Notification events, their deliveries and attempts are deleted this many days after the event, once no delivery of it is pending."),
+    ("dedup_days", "MEDIABUY_DEDUP_DAYS", "7", "A webhook whose (agent, idempotency key) was received within this many days is a duplicate: at least the sellers' delivery retry horizon. Each day of it is one more partition probed per new webhook (docs/data-lifecycle.md)."),
+    ("retention_days", "MEDIABUY_RETENTION_DAYS", "30", "Days the inbox keeps webhook events with their raw bodies (at least MEDIABUY_DEDUP_DAYS: the rows are the dedup state). A day's partition is dropped whole once older, unless it holds events not yet applied or dead ones (docs/data-lifecycle.md)."),
+    ("ledger_retention_days", "MEDIABUY_LEDGER_RETENTION_DAYS", "400", "Days the ledger (status_changes: every status report and surfaced-status change, the campaign history the buyer API reads) is kept; dropped 30 days (one partition) at a time."),
+    ("run_retention_days", "MEDIABUY_RUN_RETENTION_DAYS", "90", "Days finished run records (re-syncs, live status queries, cascades with their items) are kept, counted from their end; deleted in batches."),
+    ("partitions_ahead_days", "MEDIABUY_PARTITIONS_AHEAD_DAYS", "7", "The partitions of the inbox and the ledger are created this many days ahead, so that a beat down for less than that loses nothing."),
+    ("retention_interval_seconds", "MEDIABUY_RETENTION_INTERVAL_SECONDS", "3600", "How often beat creates the partitions ahead, drops the expired ones and deletes old run records."),
 )
 
 

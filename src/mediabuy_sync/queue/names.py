@@ -20,6 +20,7 @@ REFRESH_PRODUCTS = "mediabuy_sync.refresh_products"
 DISCOVER_ACCOUNTS = "mediabuy_sync.discover_accounts"
 DELIVER_NOTIFICATIONS = "mediabuy_sync.deliver_notifications"
 SWEEP_NOTIFICATIONS = "mediabuy_sync.sweep_notifications"
+KEEP_DATA = "mediabuy_sync.keep_data"
 
 # The queues, by what waits in them: a webhook flood or a 200-agent poll sweep must not hold up what a
 # buyer's request waits for, and the workers that only apply webhooks need not load the ADCP SDK.
@@ -33,7 +34,7 @@ SDK_QUEUES = frozenset({AGENTS_QUEUE, INTERACTIVE_QUEUE})
 # Each task's queue when its sender names none; the senders a request waits on name INTERACTIVE_QUEUE.
 ROUTES = {
     **dict.fromkeys((INGEST, DRAIN, RECOMPUTE, SWEEP_INBOX, WATCH_INBOX, SWEEP_ROLLUPS, SWEEP_POLLS, PURGE_NONCES,
-                     SWEEP_CASCADES, SWEEP_NOTIFICATIONS), INGEST_QUEUE),
+                     SWEEP_CASCADES, SWEEP_NOTIFICATIONS, KEEP_DATA), INGEST_QUEUE),
     # outbound calls wait on someone else's server: the notifications' POSTs too, so that a slow
     # receiver of the buyer's never holds up the applying of webhooks
     **dict.fromkeys((POLL_AGENT, POLL_AGENTS, RUN_SYNC, RUN_CASCADE_AGENT, REFRESH_PRODUCTS, DISCOVER_ACCOUNTS,

@@ -163,3 +163,8 @@ def newest_secret(conn: psycopg.Connection, agent_id: str, kind: str) -> dict | 
     """{id, secret} of the agent's newest active credential of this kind (opened: it is sent to the agent)."""
     row = conn.execute(Q["newest_secret"], {"agent_id": agent_id, "kind": kind}).fetchone()
     return {"id": row["id"], "secret": open_sealed(row["secret_sealed"])} if row else None
+
+
+def delete_finished(conn: psycopg.Connection, days: int, limit: int) -> int:
+    """Delete up to `limit` cascades (with their items) finished more than `days` days ago; how many were."""
+    return len(conn.execute(Q["delete_finished"], {"days": days, "limit": limit}).fetchall())

@@ -7,6 +7,7 @@ from functools import cache
 
 import psycopg
 
+from ..config import settings
 from .db import queries
 
 Q = queries("inbox")
@@ -22,7 +23,7 @@ class Stored:
 def store_event(conn: psycopg.Connection, agent_id: str, idempotency_key: str, task_type: str, raw_body: str,
                 request_id: str | None = None) -> Stored:
     params = {"agent_id": agent_id, "idempotency_key": idempotency_key, "task_type": task_type, "raw_body": raw_body,
-              "request_id": request_id}
+              "request_id": request_id, "dedup_days": settings().dedup_days}
     row = conn.execute(Q["insert_event"], params).fetchone()
     if row is None:
         # The conflicting row was committed while our statement ran: it is visible now.
@@ -42,7 +43,7 @@ def store_events(conn: psycopg.Connection, events: list[Event]) -> list[Stored |
     if len(events) == 1:  # the single-row statement: prepared already
         return [_store_alone(conn, events[0])]
     try:
-        rows = conn.execute(_insert_events(len(events)), [value for event in events for value in event]).fetchall()
+        rows = conn.execute(_insert_events(len(events)), [*(value for event in events for value in event), settings().dedup_days]).fetchall()
     except psycopg.OperationalError:
         raise
     except psycopg.Error:

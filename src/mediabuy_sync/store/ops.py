@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import partitions
 from .db import queries, transaction
 
 Q = queries("ops")
@@ -67,3 +68,10 @@ def agents_page(timeout_ms: int) -> tuple[list[dict], list[dict]]:
     """(the agents with webhook freshness, dead events and polling health; webhooks per agent and minute)."""
     agents, per_minute = _read(timeout_ms, ("agents_page", None), ("events_per_minute", None))
     return agents, per_minute
+
+
+def storage_page(timeout_ms: int) -> list[dict]:
+    """Every table's size and row estimate, each partition under its table (store/partitions.py)."""
+    with transaction() as conn:
+        conn.execute(Q["statement_timeout"], {"milliseconds": str(timeout_ms)})
+        return partitions.sizes(conn)

@@ -47,3 +47,8 @@ def progress(run_id: int, done: int) -> None:
 def finish(run_id: int, state: str, result: dict) -> None:
     with transaction() as conn:
         conn.execute(Q["finish_run"], {"run_id": run_id, "state": state, "result": Jsonb(result)})
+
+
+def delete_finished(conn, days: int, limit: int) -> int:
+    """Delete up to `limit` runs finished more than `days` days ago; how many were."""
+    return len(conn.execute(Q["delete_finished"], {"days": days, "limit": limit}).fetchall())

@@ -27,6 +27,7 @@ from marshmallow import Schema, fields, validate
 
 from .. import metrics
 from ..config import settings
+from ..domain.retention import PARTITIONED, keep_days
 from ..domain.statuses import Status
 from ..queue.publisher import publisher
 from ..services import inbox
@@ -242,6 +243,19 @@ def agents_page():
     agents, per_minute = ops.agents_page(STATEMENT_TIMEOUT_MS)
     return _render("agents.html", agents=agents, signature_failures=_signature_failures(),
                    deviations=_answer_deviations(), events_chart=dashboard_chart.events_per_minute(per_minute))
+
+
+@bp.route("/storage", methods=["GET"])
+@bp.response(200, HTML, content_type="text/html", example="<table id=\"storage\">…</table>")
+@_page_doc
+def storage_page():
+    """Storage: each table's size on disk and rows, the inbox's and the ledger's partitions by day, what is kept how long"""
+    if (answer := _session()) is not None:
+        return answer
+    s = settings()
+    keep = {table.name: keep_days(table, s.retention_days, s.dedup_days, s.ledger_retention_days) for table in PARTITIONED}
+    return _render("storage.html", tables=ops.storage_page(STATEMENT_TIMEOUT_MS), keep=keep,
+                   run_retention_days=s.run_retention_days)
 
 
 def _signature_failures() -> dict[str, float]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..config import Settings
 from ..queue.names import (
-    PURGE_NONCES, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_NOTIFICATIONS, SWEEP_POLLS, SWEEP_ROLLUPS, WATCH_INBOX,
+    KEEP_DATA, PURGE_NONCES, SWEEP_CASCADES, SWEEP_INBOX, SWEEP_NOTIFICATIONS, SWEEP_POLLS, SWEEP_ROLLUPS, WATCH_INBOX,
 )
 
 
@@ -21,4 +21,5 @@ def beat_schedule(s: Settings) -> dict[str, dict]:
         "purge-nonces": {"task": PURGE_NONCES, "schedule": s.nonce_purge_interval_seconds},
         "sweep-cascades": {"task": SWEEP_CASCADES, "schedule": s.inbox_sweep_interval_seconds},
         "sweep-notifications": {"task": SWEEP_NOTIFICATIONS, "schedule": s.notify_sweep_interval_seconds},
+        "keep-data": {"task": KEEP_DATA, "schedule": s.retention_interval_seconds},
     }

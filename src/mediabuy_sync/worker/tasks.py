@@ -14,11 +14,11 @@ from ..config import settings
 from ..domain.cascades import retry_countdown
 from ..domain.inbox import retry_countdown as event_retry_countdown
 from ..queue.names import (
-    DISCOVER_ACCOUNTS, DRAIN, INGEST, POLL_AGENT, POLL_AGENTS, PURGE_NONCES, RECOMPUTE, REFRESH_PRODUCTS, RUN_CASCADE_AGENT, RUN_SYNC,
+    DISCOVER_ACCOUNTS, DRAIN, INGEST, KEEP_DATA, POLL_AGENT, POLL_AGENTS, PURGE_NONCES, RECOMPUTE, REFRESH_PRODUCTS, RUN_CASCADE_AGENT, RUN_SYNC,
     SWEEP_CASCADES, SWEEP_INBOX, SWEEP_POLLS, SWEEP_ROLLUPS, WATCH_INBOX,
 )
 from ..queue.names import DELIVER_NOTIFICATIONS, SWEEP_NOTIFICATIONS
-from ..services import inbox, poll_sweep, products, resync, rollups, webhook_intake
+from ..services import inbox, poll_sweep, products, resync, retention, rollups, webhook_intake
 from ..services.campaigns import cascades as campaign_cascades
 from .app import celery_app
 
@@ -62,6 +62,13 @@ def watch_inbox() -> bool:
 @shared_task(name=PURGE_NONCES)
 def purge_nonces() -> int:
     return webhook_intake.purge_nonces()
+
+
+@shared_task(name=KEEP_DATA)
+def keep_data() -> dict | None:
+    """Partitions created ahead, expired ones dropped, old run records deleted (services/retention.py)."""
+    report = retention.run()
+    return None if report is None else report.as_dict()
 
 
 # --- campaigns' surfaced statuses ----------------------------------------------------------------------

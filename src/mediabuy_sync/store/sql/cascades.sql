@@ -151,3 +151,16 @@ SELECT EXISTS (
     SELECT 1 FROM cascades c, jsonb_array_elements(coalesce(c.request -> 'mediaBuys', '[]'::jsonb)) AS e
     WHERE c.id = %(cascade_id)s AND e ->> 'mediaBuyId' = %(media_buy_id)s AND e ->> 'action' = 'delete'
 ) AS deletes;
+
+-- name: delete_finished
+-- Retention (services/retention.py): cascades finished before the horizon, with their items, a bounded
+-- batch at a time (index cascades_finished, migration 0030). A running cascade is never deleted.
+WITH old AS (
+    SELECT id FROM cascades
+    WHERE state <> 'running' AND finished_at < now() - make_interval(days => %(days)s)
+    ORDER BY finished_at LIMIT %(limit)s
+), items AS (
+    DELETE FROM cascade_items WHERE cascade_id IN (SELECT id FROM old)
+)
+DELETE FROM cascades WHERE id IN (SELECT id FROM old)
+RETURNING id;

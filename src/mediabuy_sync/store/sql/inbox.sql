@@ -1,29 +1,52 @@
 -- name: insert_event
--- A duplicate (same agent, same idempotency_key) inserts nothing and returns the first row.
+-- A duplicate (same agent, same idempotency_key, within MEDIABUY_DEDUP_DAYS) inserts nothing and
+-- returns the first row. The inbox is partitioned by day (migration 0029), and a unique index can only
+-- be per partition: today's catches a duplicate of today (ON CONFLICT, also against a concurrent
+-- insert), the NOT EXISTS probes the earlier days of the window — and the legacy partition, the rows
+-- from before partitioning (ids below 1254955084152832, domain/retention.py), until it expires. The
+-- window's first id is the day number << 36 (time_ordered_id). On a table not yet partitioned every id
+-- is a legacy one and its own UNIQUE constraint does all of it.
 WITH inserted AS (
     INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body, request_id)
-    VALUES (%(agent_id)s, %(idempotency_key)s, %(task_type)s, %(raw_body)s, %(request_id)s)
-    ON CONFLICT (agent_id, idempotency_key) DO NOTHING
+    SELECT %(agent_id)s, %(idempotency_key)s, %(task_type)s, %(raw_body)s, %(request_id)s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM webhook_events
+        WHERE agent_id = %(agent_id)s AND idempotency_key = %(idempotency_key)s
+          AND (id < 1254955084152832
+               OR id >= (((now() AT TIME ZONE 'UTC')::date - date '1970-01-01' - %(dedup_days)s)::bigint << 36)
+                  AND id < (((now() AT TIME ZONE 'UTC')::date - date '1970-01-01')::bigint << 36)))
+    ON CONFLICT DO NOTHING
     RETURNING id, raw_body
 )
 SELECT id, raw_body, true AS inserted FROM inserted
 UNION ALL
-SELECT id, raw_body, false FROM webhook_events
-WHERE agent_id = %(agent_id)s AND idempotency_key = %(idempotency_key)s
+(SELECT id, raw_body, false FROM webhook_events
+ WHERE agent_id = %(agent_id)s AND idempotency_key = %(idempotency_key)s
+   AND (id < 1254955084152832
+        OR id >= (((now() AT TIME ZONE 'UTC')::date - date '1970-01-01' - %(dedup_days)s)::bigint << 36))
+ ORDER BY id LIMIT 1)
 LIMIT 1;
 
 -- name: insert_events
 -- Several events in one statement (the web's group commit, web/group_commit.py): the position (1..n)
 -- of each one inserted, with its id. A position missing was not inserted: its (agent, idempotency_key)
 -- was in the inbox already, or earlier in the same batch. inbox.store_events writes the VALUES rows,
--- five parameters and the position per event: scalar parameters, which psycopg dumps in C, where five
--- text[] arrays went through its Python list dumper (~100 us more of the web's CPU per batch).
+-- five parameters and the position per event, then the dedup window's days: scalar parameters, which
+-- psycopg dumps in C, where five text[] arrays went through its Python list dumper (~100 us more of
+-- the web's CPU per batch).
 WITH input (agent_id, idempotency_key, task_type, raw_body, request_id, position) AS (
     VALUES {rows}
 ), inserted AS (
     INSERT INTO webhook_events (agent_id, idempotency_key, task_type, raw_body, request_id)
-    SELECT agent_id, idempotency_key, task_type, raw_body, request_id FROM input ORDER BY position
-    ON CONFLICT (agent_id, idempotency_key) DO NOTHING
+    SELECT agent_id, idempotency_key, task_type, raw_body, request_id FROM input
+    WHERE NOT EXISTS (  -- the earlier days of the dedup window, as insert_event
+        SELECT 1 FROM webhook_events e
+        WHERE e.agent_id = input.agent_id AND e.idempotency_key = input.idempotency_key
+          AND (e.id < 1254955084152832
+               OR e.id >= (((now() AT TIME ZONE 'UTC')::date - date '1970-01-01' - %s::int)::bigint << 36)
+                  AND e.id < (((now() AT TIME ZONE 'UTC')::date - date '1970-01-01')::bigint << 36)))
+    ORDER BY position
+    ON CONFLICT DO NOTHING
     RETURNING id, agent_id, idempotency_key
 )
 SELECT min(input.position) AS position, inserted.id

@@ -26,3 +26,12 @@ FROM sync_runs WHERE id = %(run_id)s;
 
 -- name: buy_polled
 SELECT id, sales_agent_id FROM media_buys WHERE id = %(id)s AND adcp_media_buy_id IS NOT NULL;
+
+-- name: delete_finished
+-- Retention (services/retention.py): runs finished before the horizon, a bounded batch at a time
+-- (index sync_runs_finished, migration 0030).
+DELETE FROM sync_runs WHERE id IN (
+    SELECT id FROM sync_runs
+    WHERE state IN ('done', 'failed') AND finished_at < now() - make_interval(days => %(days)s)
+    ORDER BY finished_at LIMIT %(limit)s)
+RETURNING id;

@@ -21,7 +21,8 @@ import requests
 from mediabuy_sync.adcp.jwks import fetch_jwks
 from mediabuy_sync.store import agents as agent_store
 from mediabuy_sync.store.db import transaction
-from support.buyer import API
+from support.buyer import API, iso
+from support.buyer import CampaignClient as Client  # by this name test_buyer_reads and others import it from here
 from support.sim import BIN, FAST
 from support.stack import Process, free_port, free_ports, wait_until
 
@@ -85,37 +86,9 @@ def set_endpoint(agent_id: str, uri: str) -> None:
 # --- the buyer's side ----------------------------------------------------------------------------------
 
 
-class Client:
-    """The buyer API as one advertiser; actions may wait for agents, so a long HTTP timeout."""
-
-    def __init__(self, buyer):
-        self.buyer = buyer
-        self.advertiser_id = buyer.advertiser_id
-
-    def call(self, method: str, path: str, body=None) -> requests.Response:
-        return requests.request(method, self.buyer.base_url + API + path, json=body, timeout=40,
-                                headers={"Authorization": f"Bearer {self.buyer.key}"})
-
-    def ok(self, method: str, path: str, body=None) -> dict:
-        answer = self.call(method, path, body)
-        assert answer.status_code == 200, answer.text
-        return answer.json()["data"]
-
-    def campaign(self, campaign_id: str) -> dict:
-        return self.ok("GET", f"/campaigns/{campaign_id}")
-
-    def buys(self, campaign_id: str) -> dict[str, dict]:
-        """The campaign's media buys by sales agent."""
-        return {b["salesAgentId"]: b for b in self.campaign(campaign_id)["mediaBuys"]}
-
-
 @pytest.fixture
 def client(buyer):
     return Client(buyer())
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def product(agent_id: str, product_id: str, budget: float, formats: list[str], periods: int = 0) -> dict:
@@ -130,13 +103,7 @@ def product(agent_id: str, product_id: str, budget: float, formats: list[str], p
 
 
 def create(client: Client, products: list[dict], creatives: list[dict], total: float | None = None, **extra) -> str:
-    body = {"advertiserId": client.advertiser_id, "name": "Actions test",
-            "flightDates": {"startDate": iso(FLIGHT_START), "endDate": iso(FLIGHT_END)},
-            "budget": {"total": total or sum(p["budget"] for p in products), "currency": "USD"},
-            "products": products, "creatives": creatives, **extra}
-    answer = client.call("POST", "/campaigns", body)
-    assert answer.status_code == 201, answer.text
-    return answer.json()["data"]["campaignId"]
+    return client.create_campaign("Actions test", FLIGHT_START, FLIGHT_END, products, creatives, total, **extra)
 
 
 def sim_buy(agents, agent_id: str, adcp_id: str) -> dict:

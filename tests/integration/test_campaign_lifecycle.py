@@ -13,7 +13,7 @@ import requests
 
 from mediabuy_sync.store import agents as agent_store
 from mediabuy_sync.store.db import transaction
-from support.buyer import API
+from support.buyer import CampaignClient, iso
 from support.sim import start_simulator
 from support.stack import wait_until
 
@@ -40,41 +40,16 @@ def agents(sim):
     return SimpleNamespace(ids=list(ours), sim=ours, base=sim.base)
 
 
-class Client:
-    def __init__(self, buyer):
-        self.buyer = buyer
-
-    def call(self, method: str, path: str, body=None) -> requests.Response:
-        return requests.request(method, self.buyer.base_url + API + path, json=body, timeout=40,
-                                headers={"Authorization": f"Bearer {self.buyer.key}"})
-
-    def ok(self, method: str, path: str, body=None) -> dict:
-        answer = self.call(method, path, body)
-        assert answer.status_code == 200, answer.text
-        return answer.json()["data"]
-
-    def campaign(self, campaign_id: str) -> dict:
-        return self.ok("GET", f"/campaigns/{campaign_id}")
+class Client(CampaignClient):
+    """Every campaign here: one display product on each agent, one creative."""
 
     def create(self, agent_ids: list[str], start: datetime, end: datetime) -> str:
-        body = {"advertiserId": self.buyer.advertiser_id, "name": "Lifecycle test",
-                "flightDates": {"startDate": iso(start), "endDate": iso(end)},
-                "budget": {"total": 1000 * len(agent_ids), "currency": "USD"},
-                "products": [{"salesAgentId": a, "productId": "display_ros", "budget": 1000,
-                              "formats": ["display_300x250"], "pricingOptionId": "cpm_fixed"} for a in agent_ids],
-                "creatives": [DISPLAY]}
-        answer = self.call("POST", "/campaigns", body)
-        assert answer.status_code == 201, answer.text
-        return answer.json()["data"]["campaignId"]
+        return self.create_campaign("Lifecycle test", start, end, [product(a) for a in agent_ids], [DISPLAY])
 
 
 @pytest.fixture
 def client(buyer):
     return Client(buyer())
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def now() -> datetime:

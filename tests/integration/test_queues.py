@@ -16,21 +16,8 @@ from mediabuy_sync.queue.names import (
     AGENTS_QUEUE, INGEST_QUEUE, INTERACTIVE_QUEUE, PURGE_NONCES, QUEUES, ROUTES, RUN_CASCADE_AGENT, RUN_SYNC,
     queue_keys,
 )
+from support.sender_app import sender_app
 from support.stack import Process, free_ports, wait_until
-
-
-def _publisher(env: dict[str, str], monkeypatch):
-    """An app of ours, made as a sender makes it, under `env`'s namespace."""
-    from mediabuy_sync.config import settings
-    from mediabuy_sync.queue.app import make_celery
-
-    monkeypatch.setenv("MEDIABUY_REDIS_NAMESPACE", env["MEDIABUY_REDIS_NAMESPACE"])
-    settings.cache_clear()
-    try:
-        return make_celery(fail_fast=True)
-    finally:
-        monkeypatch.undo()
-        settings.cache_clear()
 
 
 def _waiting(env: dict[str, str]) -> dict[str, int]:
@@ -48,7 +35,7 @@ def own_namespace(stack):
 
 
 def test_each_task_waits_in_its_queue_and_a_waited_for_one_in_the_interactive_queue(own_namespace, monkeypatch):
-    app = _publisher(own_namespace, monkeypatch)
+    app = sender_app(monkeypatch, MEDIABUY_REDIS_NAMESPACE=own_namespace["MEDIABUY_REDIS_NAMESPACE"])
     for name in ROUTES:
         app.send_task(name)
     app.send_task(RUN_CASCADE_AGENT, args=[1, "agent"], queue=INTERACTIVE_QUEUE)
@@ -74,7 +61,7 @@ def test_an_ingest_worker_starts_without_the_sdk_and_takes_only_ingest_tasks(own
         assert proc.popen.poll() is None, proc.log()[-3000:]
         ready_s = time.monotonic() - proc.started_at
         assert "worker for queues ingest: the ADCP SDK is not loaded" in ready
-        app = _publisher(own_namespace, monkeypatch)
+        app = sender_app(monkeypatch, MEDIABUY_REDIS_NAMESPACE=own_namespace["MEDIABUY_REDIS_NAMESPACE"])
         app.send_task(PURGE_NONCES)  # ingest: taken
         app.send_task(RUN_SYNC, args=[0])  # agents: left for an agents worker
         app.send_task(RUN_CASCADE_AGENT, args=[0, "agent"], queue=INTERACTIVE_QUEUE)  # likewise

@@ -16,6 +16,7 @@ import requests
 
 from mediabuy_sync.queue.names import INGEST_QUEUE, QUEUES, SWEEP_INBOX
 from support.rabbit import list_queues, vhost
+from support.sender_app import sender_app
 from support.stack import signal_group, start_beat, start_web, start_worker, wait_until
 from support.stream import build_stream, check_ledger, send, wait_settled
 
@@ -42,21 +43,6 @@ def rabbit_stack(stack):
                 signal_group(proc, signal.SIGCONT)
 
 
-def _publisher(url: str, monkeypatch):
-    """A sender's app of ours, made as the web makes it, on the RabbitMQ vhost (the test process's own
-    settings name Redis)."""
-    from mediabuy_sync.config import settings
-    from mediabuy_sync.queue.app import make_celery
-
-    monkeypatch.setenv("MEDIABUY_BROKER_URL", url)
-    settings.cache_clear()
-    try:
-        return make_celery(fail_fast=True)
-    finally:
-        monkeypatch.undo()
-        settings.cache_clear()
-
-
 def test_webhooks_through_rabbitmq_are_all_applied_once(rabbit_stack):
     stream = build_stream(rabbit_stack["base_url"], seed=180, campaigns=10)
     answers = send(stream.events, order="shuffled", seed=0)
@@ -79,7 +65,7 @@ def test_the_queues_are_durable_quorum_queues_and_the_worker_uses_no_global_qos(
 def test_a_countdown_waits_in_rabbitmq_not_in_a_worker(rabbit_stack, monkeypatch):
     """With a direct exchange Celery would hand the task to the worker at once, which holds it until
     its time; through the topic exchanges it reaches the worker only when due."""
-    app = _publisher(rabbit_stack["url"], monkeypatch)
+    app = sender_app(monkeypatch, MEDIABUY_BROKER_URL=rabbit_stack["url"])
     task_id = str(uuid.uuid4())
     sent_at = time.monotonic()
     app.send_task(SWEEP_INBOX, task_id=task_id, countdown=4)
@@ -90,7 +76,7 @@ def test_a_countdown_waits_in_rabbitmq_not_in_a_worker(rabbit_stack, monkeypatch
 
 
 def test_metrics_read_the_queue_depth_from_rabbitmq(rabbit_stack, monkeypatch):
-    app = _publisher(rabbit_stack["url"], monkeypatch)
+    app = sender_app(monkeypatch, MEDIABUY_BROKER_URL=rabbit_stack["url"])
     metrics_url = rabbit_stack["base_url"] + "/metrics"
 
     def depth() -> float | None:

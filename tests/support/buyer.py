@@ -1,8 +1,10 @@
-"""A buyer API client for the tests, and a valid campaign body to start from."""
+"""Buyer API clients for the tests — one for the reads and refusals, one for the tests that create campaigns
+and act on them — and a valid campaign body to start from."""
 
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 
 import requests
 
@@ -30,6 +32,48 @@ class Buyer:
         answer = self.post("/campaigns", json=body)
         assert answer.status_code == 201, answer.text
         return answer.json()["data"]
+
+
+def iso(moment: datetime) -> str:
+    """A moment as the buyer API's bodies write it: ISO 8601, UTC as Z."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+class CampaignClient:
+    """The buyer API as one advertiser, for the tests that create campaigns and act on them: actions may
+    wait for agents, so a long HTTP timeout. `buyer`: a Buyer, or anything with its base_url,
+    advertiser_id and key."""
+
+    def __init__(self, buyer):
+        self.buyer = buyer
+        self.advertiser_id = buyer.advertiser_id
+
+    def call(self, method: str, path: str, body=None) -> requests.Response:
+        return requests.request(method, self.buyer.base_url + API + path, json=body, timeout=40,
+                                headers={"Authorization": f"Bearer {self.buyer.key}"})
+
+    def ok(self, method: str, path: str, body=None) -> dict:
+        answer = self.call(method, path, body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["data"]
+
+    def campaign(self, campaign_id: str) -> dict:
+        return self.ok("GET", f"/campaigns/{campaign_id}")
+
+    def buys(self, campaign_id: str) -> dict[str, dict]:
+        """The campaign's media buys by sales agent."""
+        return {b["salesAgentId"]: b for b in self.campaign(campaign_id)["mediaBuys"]}
+
+    def create_campaign(self, name: str, start: datetime, end: datetime, products: list[dict], creatives: list[dict],
+                        total: float | None = None, **extra) -> str:
+        """A campaign that must be created, in USD, its total the products' budgets unless given; its id."""
+        body = {"advertiserId": self.advertiser_id, "name": name,
+                "flightDates": {"startDate": iso(start), "endDate": iso(end)},
+                "budget": {"total": total or sum(p["budget"] for p in products), "currency": "USD"},
+                "products": products, "creatives": creatives, **extra}
+        answer = self.call("POST", "/campaigns", body)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["data"]["campaignId"]
 
 
 def campaign_body(advertiser_id: str, agent_ids: list[str], **overrides) -> dict:

@@ -8,12 +8,12 @@ webhook's request id follows it into the tasks it causes (worker/instrumentation
 from __future__ import annotations
 
 from celery import Celery, signals
-from kombu import Exchange, Queue
 
 from .. import logs, metrics
 from ..config import settings
 from . import rabbit
-from .names import INGEST_QUEUE, QUEUES, ROUTES
+from .declarations import task_queues
+from .names import INGEST_QUEUE, ROUTES
 
 # The message header that carries the sender's log context.
 CONTEXT_HEADER = "mediabuy_context"
@@ -61,7 +61,7 @@ def _redis_conf(s, fail_fast: bool) -> dict:
             "visibility_timeout": 600,
             **({"max_retries": 0, "connect_retries_timeout": s.broker_socket_timeout_seconds} if fail_fast else {}),
         },
-        task_queues=[Queue(queue, Exchange(queue), routing_key=queue) for queue in QUEUES],
+        task_queues=task_queues(),
     )
 
 

@@ -19,9 +19,10 @@ the delayed-delivery exchanges have fixed names, so a queue-name prefix alone wo
 
 from __future__ import annotations
 
-from kombu import Connection, Exchange, Queue
+from kombu import Connection
 
 from ..config import Settings, settings
+from .declarations import task_queues
 from .names import QUEUES
 
 QUORUM = {"x-queue-type": "quorum"}
@@ -49,11 +50,7 @@ def celery_conf(s: Settings, fail_fast: bool) -> dict:
         "broker_url": s.broker_url,
         "broker_transport_options": options,
         "broker_connection_timeout": timeout if fail_fast else max(timeout, 4.0),
-        "task_queues": [
-            Queue(queue, Exchange(queue, type="topic", durable=True), routing_key=queue, durable=True,
-                  queue_arguments=QUORUM)
-            for queue in QUEUES
-        ],
+        "task_queues": task_queues("topic", QUORUM),
         # a queue a worker is told of that is not above (celery worker --queues other) is a quorum one too
         "task_default_queue_type": "quorum",
         "task_default_exchange_type": "topic",

@@ -3,10 +3,6 @@ sees only its advertiser's campaigns; another advertiser's campaign is 404, as i
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -26,34 +22,13 @@ from ..store import campaigns, cascades
 from ..store.db import transaction
 from .auth import buyer_blueprint, current_advertiser
 from .errors import ApiError, validation_error
-from .schemas import ID_PATTERN, Campaign, CampaignSummary, CreateCampaign, PacingPeriod, Strict
+from .pages_and_packages import Cursor, package_answer
+from .schemas import Campaign, CampaignSummary, CreateCampaign, PacingPeriod, Strict
 
 bp = buyer_blueprint("buyer", __name__, description="Campaigns: create, read, list; live media-buy status.")
 
 
 # --- schemas of this module's requests and answers ---------------------------------------------------
-
-
-class Cursor(fields.String):
-    """An opaque page cursor: the (created_at, id) of the last campaign of the previous page."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        created_at, campaign_id = value
-        raw = json.dumps([created_at.isoformat(), campaign_id]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            created_at, campaign_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            moment = datetime.fromisoformat(created_at)
-        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError):
-            raise ValidationError("Not a cursor this API gave.") from None
-        if moment.tzinfo is None or not isinstance(campaign_id, str) or not re.fullmatch(ID_PATTERN, campaign_id):
-            raise ValidationError("Not a cursor this API gave.")
-        return moment, campaign_id
 
 
 class CampaignListQuery(Strict):
@@ -347,7 +322,7 @@ def _campaign(view: dict) -> dict:
                 "adcpStatus": b["adcp_status"],
                 "statusAsOf": b["status_as_of"],
                 "delivery": {"impressions": b["impressions"], "spend": b["spend"], "clicks": b["clicks"]},
-                "packages": [_package(p) for p in b["packages"]],
+                "packages": [package_answer(p) for p in b["packages"]],
             }
             for b in view["media_buys"]
         ],
@@ -372,20 +347,3 @@ def _period(stored: dict) -> dict:
 
 def _moment(value):
     return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _package(p: dict) -> dict:
-    return {
-        "packageId": p["id"],
-        "adcpPackageId": p["adcp_package_id"],
-        "status": p["status"],
-        "budget": p["budget"],
-        "budgetCurrency": p["currency"],
-        "pacing": p["pacing"],
-        "bidPrice": p["bid_price"],
-        "productId": p["product_id"],
-        "pacingPeriod": {"index": p["pacing_period_index"], "label": p["pacing_period_label"]},
-        "startTime": p["start_time"],
-        "endTime": p["end_time"],
-        "delivery": {"impressions": p["impressions"], "spend": p["spend"], "clicks": p["clicks"]},
-    }

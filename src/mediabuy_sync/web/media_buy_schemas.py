@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..domain.reports import Source
 from ..domain.statuses import Status
-from .campaigns import Cursor
+from .pages_and_packages import Cursor
 from .schemas import AGENT_ID_PATTERN, ID_PATTERN, Delivery, FrequencyCap, OptimizationGoal, Package, Strict
 
 MAX_PAGE = 100

@@ -9,12 +9,12 @@ from ..store import buyer_reads
 from ..store import campaigns as campaign_store
 from ..store.db import transaction
 from .auth import buyer_blueprint, current_advertiser
-from .campaigns import _package
 from .errors import ApiError
 from .media_buy_schemas import (
     BUY_EXAMPLE, CAPS_EXAMPLE, HISTORY_EXAMPLE, PAGE_EXAMPLE, AdvertiserCaps, CampaignHistory, HistoryQuery,
     MediaBuyListQuery, MediaBuyPage, MediaBuyRead,
 )
+from .pages_and_packages import package_answer
 
 bp = buyer_blueprint("buyer_media_buys", __name__,
                      description="Media buys: read one, list them; a campaign's status history; an advertiser's caps.")
@@ -123,7 +123,7 @@ def _buy(b: dict) -> dict:
         "creativeIds": b["creative_ids"],
         "delivery": {"impressions": b["impressions"], "spend": b["spend"], "clicks": b["clicks"],
                      "asOf": b["delivery_as_of"]},
-        "packages": [_package(p) for p in b["packages"]],
+        "packages": [package_answer(p) for p in b["packages"]],
         "submittedAt": b["submitted_at"],
         "createdAt": b["created_at"],
         "updatedAt": b["updated_at"],

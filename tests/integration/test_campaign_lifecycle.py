@@ -288,7 +288,8 @@ def test_a_rejected_buy_is_resubmitted_by_execute_after_a_change(client, agents,
     ledger = db("SELECT from_status, to_status FROM status_changes WHERE entity_id = %s ORDER BY id",
                 (again["mediaBuyId"],))
     assert ("REJECTED", "PENDING_APPROVAL") in [(r["from_status"], r["to_status"]) for r in ledger]
-    assert client.campaign(campaign_id)["status"] == "ACTIVE"
+    # the surfaced status is recomputed by a worker after the buy's change: wait for it, as a reader would
+    wait_until(lambda: client.campaign(campaign_id)["status"] == "ACTIVE", 20, what="the campaign ACTIVE again")
 
 
 def knobs(agents, sim_id: str, **values) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import requests
 
@@ -79,3 +80,39 @@ def signal_group(proc: "Process", sig: int) -> None:
         os.killpg(proc.popen.pid, sig)
     except ProcessLookupError:
         pass
+
+
+def pause_between_transactions(procs: list["Process"], database_url: str, tries: int = 200) -> None:
+    """SIGSTOP processes (with their children) at a moment none of them is inside a PostgreSQL
+    transaction. A process stopped inside one keeps its row locks for as long as it is stopped: every
+    other process that needs those rows waits behind it (tests/faults/test_two_of_each.py stalled so,
+    its workers' sweeps queued on the periodic_jobs row of a paused worker's sweep). So: stop them, look
+    at their connections' backends, and if one is not idle, let them run a moment and try again."""
+    import time
+
+    import psutil
+    import psycopg
+
+    for _ in range(tries):
+        for proc in procs:
+            signal_group(proc, signal.SIGSTOP)
+        ports = []
+        for proc in procs:
+            try:
+                family = [psutil.Process(proc.popen.pid), *psutil.Process(proc.popen.pid).children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for member in family:
+                try:
+                    ports += [c.laddr.port for c in member.net_connections(kind="tcp") if c.raddr and c.raddr.port == 5432]
+                except psutil.NoSuchProcess:
+                    pass
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            busy = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE client_port = ANY(%s) AND state <> 'idle'",
+                                (ports,)).fetchone()[0]
+        if not busy:
+            return
+        for proc in procs:
+            signal_group(proc, signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError(f"could not pause {[p.name for p in procs]} outside a transaction in {tries} tries")

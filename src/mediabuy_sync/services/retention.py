@@ -54,7 +54,7 @@ def run() -> Report | None:
 
 
 def keep(s: Settings) -> Report:
-    """One pass, whoever's turn: callable directly (tests, `mediabuy-sync keep-data`)."""
+    """One pass, whoever's turn: callable directly (tests, `mediabuy-sync db keep-data`)."""
     report = Report()
     with transaction() as conn:
         report.created = partitions.ensure_ahead(conn, s.partitions_ahead_days)
@@ -76,6 +76,8 @@ def _drop_expired(s: Settings, report: Report) -> None:
                 newest = partitions.newest(conn, table, partition) if partition.start is None else None
                 if not expired(partition, newest, today, days):
                     continue
+                # no row of it changes state between the look and the drop (an operator's replay, say)
+                partitions.lock(conn, partition)
                 if pending := partitions.pending_states(conn, table, partition):
                     report.kept[partition.name] = "holds " + " and ".join(f"{state} events" for state in pending)
                     continue

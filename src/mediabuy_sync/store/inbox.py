@@ -43,7 +43,8 @@ def store_events(conn: psycopg.Connection, events: list[Event]) -> list[Stored |
     if len(events) == 1:  # the single-row statement: prepared already
         return [_store_alone(conn, events[0])]
     try:
-        rows = conn.execute(_insert_events(len(events)), [*(value for event in events for value in event), settings().dedup_days]).fetchall()
+        params = [*(value for event in events for value in event), settings().dedup_days]
+        rows = conn.execute(_insert_events(len(events)), params).fetchall()
     except psycopg.OperationalError:
         raise
     except psycopg.Error:

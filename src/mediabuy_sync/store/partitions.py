@@ -85,6 +85,13 @@ def newest(conn: psycopg.Connection, table: PartitionedTable, partition: Partiti
     return None if row is None else row["at"].astimezone(timezone.utc).date()
 
 
+def lock(conn: psycopg.Connection, partition: Partition) -> None:
+    """Hold off every change to a partition's rows until the caller's transaction ends; waits at most
+    5 s for the lock (LockNotAvailable), as drop() for its own."""
+    conn.execute(Q["lock_timeout"])
+    conn.execute(_compose("lock", partition=sql.Identifier(partition.name)))
+
+
 def drop(conn: psycopg.Connection, partition: Partition) -> None:
     """Drop a partition, within the caller's transaction; waits at most 5 s for its locks."""
     conn.execute(Q["lock_timeout"])

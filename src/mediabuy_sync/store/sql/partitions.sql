@@ -33,6 +33,10 @@ SELECT {time_column} AS at FROM {partition} ORDER BY id DESC LIMIT 1;
 -- writer of the table behind a long transaction.
 SET LOCAL lock_timeout = '5s';
 
+-- name: lock
+-- Before looking for pending rows in a partition to drop: no writer changes its rows meanwhile.
+LOCK TABLE {partition} IN SHARE ROW EXCLUSIVE MODE;
+
 -- name: drop
 DROP TABLE {partition};
 

@@ -138,6 +138,16 @@ def test_beat_s_task_runs_the_job_on_the_worker(stack, db):
         time.sleep(0.2)
 
 
+def test_metrics_say_how_many_days_the_partitions_cover(stack):
+    scrape = requests.get(f"{stack['base_url']}/metrics", headers=BEARER, timeout=10)
+    assert scrape.status_code == 200, scrape.text
+    found = {line.split('"')[1]: float(line.rsplit(" ", 1)[1]) for line in scrape.text.splitlines()
+             if line.startswith("mediabuy_partition_days_ahead{")}
+    ahead = settings().partitions_ahead_days
+    assert ahead <= found["webhook_events"] <= ahead + 1
+    assert found["status_changes"] > ahead
+
+
 def test_ops_shows_each_table_and_partition_size(stack):
     page = requests.get(f"{stack['base_url']}/ops/storage", headers=BEARER, timeout=10)
     assert page.status_code == 200, page.text

@@ -33,13 +33,17 @@ class Gauges:
     campaigns_by_surfaced_status: list[dict]  # {surfaced_status, campaigns}
     agents: list[dict]  # {agent_id, webhook_age_seconds, poll_failures, poll_backoff_seconds}
     cascade_items: list[dict]  # of running cascades: {kind, state, items}
+    partition_days_ahead: dict  # {table: days its partitions cover from today}
 
 
 def gauges(timeout_ms: int) -> Gauges:
     inbox, campaigns, agents, cascades = _read(
         timeout_ms, ("inbox_gauges", None), ("campaigns_by_surfaced_status", None), ("agent_gauges", None),
         ("cascade_items_by_state", None))
-    return Gauges(inbox[0], campaigns, agents, cascades)
+    with transaction() as conn:
+        conn.execute(Q["statement_timeout"], {"milliseconds": str(timeout_ms)})
+        ahead = partitions.days_ahead(conn)
+    return Gauges(inbox[0], campaigns, agents, cascades, ahead)
 
 
 def charts(timeout_ms: int) -> tuple[list[dict], list[dict]]:

@@ -63,6 +63,14 @@ def ensure_ahead(conn: psycopg.Connection, ahead_days: int) -> list[str]:
     return created
 
 
+def days_ahead(conn: psycopg.Connection) -> dict[str, int]:
+    """{table: days from today that its partitions still cover}: rows are refused past them, so /metrics
+    shows it (an alert below 2 says beat's keep-data job has not run for days)."""
+    day = today(conn)
+    return {table.name: (max(p.end for p in have) - day).days
+            for table in PARTITIONED if (have := existing(conn, table))}
+
+
 def create(conn: psycopg.Connection, table: PartitionedTable, partition: Partition) -> None:
     assert partition.start is not None
     conn.execute(_compose("create", partition=sql.Identifier(partition.name), parent=sql.Identifier(table.name),

@@ -126,6 +126,12 @@ class StateCollector:
             failures.add_metric([row["agent_id"]], row["poll_failures"])
             backoff.add_metric([row["agent_id"]], row["poll_backoff_seconds"])
         yield from (age, failures, backoff)
+        ahead = GaugeMetricFamily("mediabuy_partition_days_ahead",
+                                  "Days from today the table's partitions cover: rows past them are refused; beat's "
+                                  "keep-data job keeps it at MEDIABUY_PARTITIONS_AHEAD_DAYS.", labels=["table"])
+        for table, days in read.partition_days_ahead.items():
+            ahead.add_metric([table], days)
+        yield ahead
         items = GaugeMetricFamily("mediabuy_cascade_items_in_flight",
                                   "Items of running cascades, by cascade kind and item state.", labels=["kind", "state"])
         for row in cascades:

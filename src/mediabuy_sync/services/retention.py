@@ -56,8 +56,11 @@ def run() -> Report | None:
 def keep(s: Settings) -> Report:
     """One pass, whoever's turn: callable directly (tests, `mediabuy-sync db keep-data`)."""
     report = Report()
-    with transaction() as conn:
-        report.created = partitions.ensure_ahead(conn, s.partitions_ahead_days)
+    try:
+        with transaction() as conn:
+            report.created = partitions.ensure_ahead(conn, s.partitions_ahead_days)
+    except psycopg.errors.LockNotAvailable:  # days ahead remain (mediabuy_partition_days_ahead): next run
+        log.warning("partitions ahead not created: a table was busy for 5 s")
     _drop_expired(s, report)
     report.deleted_sync_runs = _delete_in_batches(sync_runs.delete_finished, s.run_retention_days)
     report.deleted_cascades = _delete_in_batches(cascades.delete_finished, s.run_retention_days)

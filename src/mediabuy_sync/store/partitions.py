@@ -72,7 +72,10 @@ def days_ahead(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def create(conn: psycopg.Connection, table: PartitionedTable, partition: Partition) -> None:
+    """Create a partition (and its unique index), within the caller's transaction. It locks the parent
+    table as a drop does: at most 5 s of waiting (LockNotAvailable), then the next run tries again."""
     assert partition.start is not None
+    conn.execute(Q["lock_timeout"])
     conn.execute(_compose("create", partition=sql.Identifier(partition.name), parent=sql.Identifier(table.name),
                           start=sql.Literal(first_id(partition.start)), end=sql.Literal(first_id(partition.end))))
     if table.unique_per_partition:

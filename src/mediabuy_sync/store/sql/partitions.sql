@@ -29,8 +29,8 @@ SELECT EXISTS (SELECT 1 FROM {partition} WHERE state = %(state)s) AS found;
 SELECT {time_column} AS at FROM {partition} ORDER BY id DESC LIMIT 1;
 
 -- name: lock_timeout
--- Dropping a partition locks its parent: give up (and try at the next run) rather than queue every
--- writer of the table behind a long transaction.
+-- Creating or dropping a partition locks its parent: give up (and try at the next run) rather than
+-- queue every writer of the table behind a long transaction.
 SET LOCAL lock_timeout = '5s';
 
 -- name: lock

@@ -85,13 +85,15 @@ def _owed() -> int:
         return conn.execute("SELECT count(*) AS n FROM campaigns WHERE rollup_version < status_version").fetchone()["n"]
 
 
-def _replayable(event_ids: list[int]) -> None:
-    """Put processed events back in the inbox and the buys back as they were, for another run."""
+def _replayable(event_ids: list[int], campaign_ids: list[str] | None = None) -> None:
+    """Put processed events back in the inbox and the buys back as they were, for another run (only the
+    buys of `campaign_ids` when given: other campaigns' buys are left as they are, and unbloated)."""
     with transaction() as conn:
         conn.execute("UPDATE webhook_events SET state = 'received', processed_at = NULL, outcome = NULL, attempts = 0 "
                      "WHERE id = ANY(%(ids)s)", {"ids": event_ids})
-        conn.execute("UPDATE media_buys SET status = 'ACTIVE', adcp_status = 'active', status_as_of = %(t0)s",
-                     {"t0": fixtures.T0})
+        conn.execute("UPDATE media_buys SET status = 'ACTIVE', adcp_status = 'active', status_as_of = %(t0)s "
+                     "WHERE %(campaigns)s::text[] IS NULL OR campaign_id = ANY(%(campaigns)s)",
+                     {"t0": fixtures.T0, "campaigns": campaign_ids})
         conn.execute("DELETE FROM status_changes")
         conn.execute("UPDATE campaigns SET rollups = 0")
 

@@ -92,3 +92,17 @@ def context_switches(pids: list[int]) -> tuple[int, int]:
             except OSError:  # a thread that ended meanwhile
                 pass
     return voluntary, involuntary
+
+
+def scheduled(pids: list[int]) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) so far of these processes' threads
+    (/proc/<pid>/task/*/schedstat): the second is what a saturated machine adds to their latency."""
+    on_cpu = waiting = 0
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                ran, waited, _ = stat.read_text().split()
+            except (OSError, ValueError):  # a thread that ended meanwhile
+                continue
+            on_cpu, waiting = on_cpu + int(ran), waiting + int(waited)
+    return on_cpu / 1e9, waiting / 1e9

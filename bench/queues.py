@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -74,6 +75,7 @@ class Action:
     ms: float  # request sent → the cascade settled, as the buyer saw it
     cascade_ms: float | None  # the cascade's own createdAt → finishedAt (queue wait + agent calls)
     ok: bool
+    outcome: str  # "done", or what it was instead: the cascade's state, or the HTTP status and error code
     after_deadline: bool  # the answer still showed it running: the buyer read the campaign until it settled
     at: float  # time.monotonic() when it was done
 
@@ -104,7 +106,10 @@ class Buyer:
         answer = self.http.post(f"{self.base}/campaigns/{campaign_id}/{verb}", json={} if verb == "execute" else None,
                                 timeout=60)
         if answer.status_code != 200:
-            return Action(verb, (time.monotonic() - started) * 1000, None, False, False, time.monotonic())
+            code = (answer.json().get("error") or {}).get("code", "") if answer.headers.get(
+                "content-type", "").startswith("application/json") else ""
+            return Action(verb, (time.monotonic() - started) * 1000, None, False, f"{verb} {answer.status_code} {code}",
+                          False, time.monotonic())
         data = answer.json()["data"]
         cascade, late = data.get("cascade"), False
         if cascade and cascade["state"] == "running":
@@ -112,8 +117,9 @@ class Buyer:
             cascade = bench_env.wait_until(lambda: self._settled(campaign_id, cascade["cascadeId"]), 120, 0.05,
                                            what=f"{verb} of {campaign_id} settled")
         done = time.monotonic()
-        ok = bool(cascade) and cascade["state"] == "done"
-        return Action(verb, (done - started) * 1000, _span_ms(cascade), ok, late, done)
+        outcome = cascade["state"] if cascade else "no cascade"
+        outcome = "done" if outcome == "done" else f"{verb} {outcome}"
+        return Action(verb, (done - started) * 1000, _span_ms(cascade), outcome == "done", outcome, late, done)
 
     def _settled(self, campaign_id: str, cascade_id: int) -> dict | None:
         answer = self.http.get(f"{self.base}/campaigns/{campaign_id}", timeout=30)
@@ -185,7 +191,8 @@ def _keep_sweeping(fake_base: str, agent_ids: list[str], n_buys: int, stop: thre
 def _stats(actions: list[Action]) -> dict:
     ms = [a.ms for a in actions]
     return {"p50": percentile(ms, 50), "p95": percentile(ms, 95), "n": len(ms),
-            "failed": sum(not a.ok for a in actions), "late": sum(a.after_deadline for a in actions),
+            "failed": sum(not a.ok for a in actions),
+            "outcomes": Counter(a.outcome for a in actions if not a.ok), "late": sum(a.after_deadline for a in actions),
             "cascade_p95": percentile([a.cascade_ms for a in actions if a.cascade_ms is not None], 95),
             "by_verb": {v: percentile([a.ms for a in actions if a.verb == v], 95)
                         for v in ("execute", "pause", "reactivate")}}
@@ -195,7 +202,11 @@ def _describe(s: dict) -> str:
     verbs = ", ".join(f"{v} {p:.0f}" for v, p in s["by_verb"].items() if p is not None)
     cascade = f"{s['cascade_p95']:.0f}" if s["cascade_p95"] is not None else "—"
     return (f"{s['n']} actions, p95 by kind {verbs} ms; cascade created → finished p95 {cascade} ms; "
-            f"{s['failed']} not done, {s['late']} past the API's deadline")
+            f"{s['failed']} not done{_outcomes(s['outcomes'])}, {s['late']} past the API's deadline")
+
+
+def _outcomes(counts: Counter) -> str:
+    return f" ({', '.join(f'{n} {what}' for what, n in counts.most_common())})" if counts else ""
 
 
 def run(env: dict, quick: bool) -> list[Figure]:
@@ -222,7 +233,13 @@ def run(env: dict, quick: bool) -> list[Figure]:
         web, base = bench_env.start_web(env, ready_path="/readyz")
         started = {k: f.result() for k, f in starting.items()}
     fake = started["fake"]
-    _, sim_mcp = started["sim"]
+    sim, sim_mcp = started["sim"]
+    interactive = started["worker-interactive"]
+
+    def cascade_path() -> tuple[float, float]:
+        """(on a CPU, waiting for one) so far: worker-interactive's processes and the simulated agents."""
+        return cpu.scheduled([interactive.pid, *bench_env.children(interactive.pid), sim.pid])
+
 
     # the data: the buyer's agents and campaigns, the poll sweep's buys, the flood's buys
     sim_agents = [next(iter(fixtures.make_agents(1, endpoint=sim_mcp[a], prefix=a))) for a in SIM_AGENTS]
@@ -243,7 +260,10 @@ def run(env: dict, quick: bool) -> list[Figure]:
 
     # idle
     t, windows = time.monotonic(), {"idle": [], "loaded": []}  # wall-clock stretches of each kind of round
+    sched = {"idle": [0.0, 0.0], "loaded": [0.0, 0.0]}  # cascade_path()'s seconds in each kind of round
+    before = cascade_path()
     idle = buyer.rounds(idle_a)
+    _add(sched["idle"], before, cascade_path())
     idle_seconds = time.monotonic() - t
     windows["idle"].append((time.time() - idle_seconds, time.time()))
 
@@ -268,7 +288,9 @@ def run(env: dict, quick: bool) -> list[Figure]:
                          what="the poll sweep's first answers")
     time.sleep(3)
     actions_from = time.time()
+    before = cascade_path()
     loaded = buyer.rounds(loaded_c)
+    _add(sched["loaded"], before, cascade_path())
     actions_until = time.time()
     windows["loaded"].append((actions_from, actions_until))
     flooding = flooder.is_alive()
@@ -287,8 +309,9 @@ def run(env: dict, quick: bool) -> list[Figure]:
     bench_env.wait_until(lambda: _received() == 0 and _waiting(r, namespace, AGENTS_QUEUE) == 0
                          and _waiting(r, namespace, INGEST_QUEUE) == 0, 600, 0.5, what="queues: the backlog applied")
     time.sleep(2)
-    t = time.time()
+    t, before = time.time(), cascade_path()
     idle += buyer.rounds(idle_b)
+    _add(sched["idle"], before, cascade_path())
     windows["idle"].append((t, time.time()))
     tasks = {kind: _cascade_tasks(bench_env.OUTPUT / "worker-interactive.log", spans) for kind, spans in windows.items()}
     loaded_span = actions_until - actions_from
@@ -356,8 +379,12 @@ def run(env: dict, quick: bool) -> list[Figure]:
                + "; ".join(f"{what} p50 {tasks['idle'][what][0]:.0f} → {tasks['loaded'][what][0]:.0f} ms, p95 "
                            f"{tasks['idle'][what][1]:.0f} → {tasks['loaded'][what][1]:.0f} ms"
                            for what in ("waited in the worker", "ran"))
-               + f" ({tasks['idle']['n']} / {tasks['loaded']['n']} tasks); HTTP answer minus the cascade's own span "
-                 f"p95 {_web_share(idle):.0f} → {_web_share(loaded):.0f} ms"),
+               + f" ({tasks['idle']['n']} / {tasks['loaded']['n']} tasks); per action, worker-interactive's processes "
+                 f"and the simulated agents on a CPU {sched['idle'][0] / len(idle) * 1000:.0f} → "
+                 f"{sched['loaded'][0] / len(loaded) * 1000:.0f} ms, runnable but waiting for one "
+                 f"{sched['idle'][1] / len(idle) * 1000:.0f} → {sched['loaded'][1] / len(loaded) * 1000:.0f} ms "
+                 f"(/proc schedstat); HTTP answer minus the cascade's own span p95 {_web_share(idle):.0f} → "
+                 f"{_web_share(loaded):.0f} ms"),
         Figure(NAME, "inbox drained by worker-ingest, alone (mean of its rounds)", mean["alone"], "/s",
                note=f"rounds in order A B C C B A{' ×2' if not quick else ''}: alone {each['alone']} /s; {n_events:,} "
                     f"events over {n_buys:,} buys; cores used (best round): {cores_of['alone']}"),
@@ -396,6 +423,11 @@ def _cascade_tasks(log_path, spans: list[tuple[float, float]]) -> dict:
             ran.append(seconds * 1000)
     return {"n": len(ran), "waited in the worker": (percentile(waited, 50) or 0, percentile(waited, 95) or 0),
             "ran": (percentile(ran, 50) or 0, percentile(ran, 95) or 0)}
+
+
+def _add(total: list[float], before: tuple[float, float], after: tuple[float, float]) -> None:
+    total[0] += after[0] - before[0]
+    total[1] += after[1] - before[1]
 
 
 def _vacuum(*tables: str) -> None:

@@ -20,6 +20,7 @@ BENCHMARKS = {
     "coalescing": "coalescing",
     "e2e": "end_to_end",
     "polling": "polling_sweep",
+    "queues": "queues",  # stops the shared worker: the Procfile's per-kind workers instead
     "footprint": "footprint",  # last: its cold worker after the shared one is stopped
 }
 

@@ -40,11 +40,13 @@ def prepare(n_events: int, n_campaigns: int, buys_per_campaign: int) -> tuple[li
     return fixtures.insert_events(rows), n_buys
 
 
-def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = False, send=None) -> dict:
+def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = False, send=None,
+          campaign_ids: list[str] | None = None) -> dict:
     """Have a running worker apply the events (a drain, or one task each); wait until every one is
     processed and no rollup is owed. The rate is taken from PostgreSQL's own clock: first event
-    processed to last commit."""
-    before, started = cpu.snapshot(), time.monotonic()
+    processed to last commit (the last rollup of `campaign_ids`, the events' campaigns, when other
+    campaigns change meanwhile; of any campaign when not given)."""
+    before, started = cpu.others_apart(cpu.snapshot()), time.monotonic()
     if send is not None:  # a drain through another broker (drain_on_rabbitmq)
         send()
     elif one_by_one:
@@ -53,14 +55,16 @@ def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = Fa
         fixtures.request_drain()
     bench_env.wait_until(lambda: _left(event_ids) == 0, timeout, 0.25, what=f"{name}: events processed")
     bench_env.wait_until(lambda: _owed() == 0, 60, 0.1, what=f"{name}: rollups done")
-    cores = cpu.cores_by_group(before, cpu.snapshot(), time.monotonic() - started)
+    cores = cpu.cores_by_group(before, cpu.others_apart(cpu.snapshot()), time.monotonic() - started)
     with transaction() as conn:
         row = conn.execute(
             """SELECT extract(epoch FROM max(processed_at) - min(processed_at)) AS events_span,
                       min(processed_at) AS first, count(*) AS processed
                FROM webhook_events WHERE id = ANY(%(ids)s)""", {"ids": event_ids}).fetchone()
-        last_rollup = conn.execute("SELECT extract(epoch FROM max(rollup_at) - %(first)s) AS span FROM campaigns",
-                                   {"first": row["first"]}).fetchone()["span"]
+        last_rollup = conn.execute(
+            "SELECT extract(epoch FROM max(rollup_at) - %(first)s) AS span FROM campaigns "
+            "WHERE %(campaigns)s::text[] IS NULL OR id = ANY(%(campaigns)s)",
+            {"first": row["first"], "campaigns": campaign_ids}).fetchone()["span"]
         outcomes = {r["outcome"]: r["n"] for r in conn.execute(
             "SELECT outcome, count(*) AS n FROM webhook_events WHERE id = ANY(%(ids)s) GROUP BY outcome",
             {"ids": event_ids})}
@@ -81,13 +85,15 @@ def _owed() -> int:
         return conn.execute("SELECT count(*) AS n FROM campaigns WHERE rollup_version < status_version").fetchone()["n"]
 
 
-def _replayable(event_ids: list[int]) -> None:
-    """Put processed events back in the inbox and the buys back as they were, for another run."""
+def _replayable(event_ids: list[int], campaign_ids: list[str] | None = None) -> None:
+    """Put processed events back in the inbox and the buys back as they were, for another run (only the
+    buys of `campaign_ids` when given: other campaigns' buys are left as they are, and unbloated)."""
     with transaction() as conn:
         conn.execute("UPDATE webhook_events SET state = 'received', processed_at = NULL, outcome = NULL, attempts = 0 "
                      "WHERE id = ANY(%(ids)s)", {"ids": event_ids})
-        conn.execute("UPDATE media_buys SET status = 'ACTIVE', adcp_status = 'active', status_as_of = %(t0)s",
-                     {"t0": fixtures.T0})
+        conn.execute("UPDATE media_buys SET status = 'ACTIVE', adcp_status = 'active', status_as_of = %(t0)s "
+                     "WHERE %(campaigns)s::text[] IS NULL OR campaign_id = ANY(%(campaigns)s)",
+                     {"t0": fixtures.T0, "campaigns": campaign_ids})
         conn.execute("DELETE FROM status_changes")
         conn.execute("UPDATE campaigns SET rollups = 0")
 

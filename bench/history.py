@@ -17,7 +17,7 @@ a rate, empty ÷ filled: how much slower the history makes it); target 1.2 at mo
   events waiting and its buys due: median client-side time (planning included: with one partition per
   day, planning is part of the cost); EXPLAIN (ANALYZE, BUFFERS) of each kept in bench-output/;
 - drained events/s: a worker (the Procfile's, two processes) on each database in turn, the same status
-  events (bench/worker_throughput.py).
+  events (bench/worker_throughput.py), two drains each, alternating, the best of each.
 """
 
 from __future__ import annotations
@@ -246,21 +246,40 @@ def queries(urls: dict[str, str], quick: bool) -> list[Figure]:
     return figures
 
 
+def _replayable(event_ids: list[int]) -> None:
+    """The working set's events back in the inbox, its buys as they were and its ledger rows gone (in the
+    current database; the history's rows untouched), for another drain of the same work."""
+    with transaction() as conn:
+        conn.execute("UPDATE webhook_events SET state = 'received', processed_at = NULL, outcome = NULL, attempts = 0 "
+                     "WHERE id = ANY(%(ids)s)", {"ids": event_ids})
+        conn.execute("UPDATE media_buys SET status = 'ACTIVE', adcp_status = 'active', status_as_of = %(t0)s "
+                     "WHERE campaign_id LIKE 'cmp\\_b%%'", {"t0": fixtures.T0})
+        conn.execute("DELETE FROM status_changes WHERE id >= %s", (_today_floor(),))
+        conn.execute("UPDATE campaigns SET rollups = 0 WHERE id LIKE 'cmp\\_b%'")
+
+
 def drains(env: dict, urls: dict[str, str], event_ids: dict[str, list[int]]) -> list[Figure]:
-    got = {}
-    for db in ("empty", "filled"):
-        worker = bench_env.start_worker({**env, "DATABASE_URL": urls[db]}, name=f"worker-{db}")
-        try:
-            with using(urls[db]):
-                got[db] = worker_throughput.drain(event_ids[db], db, 600)
-        finally:
-            worker.stop()
-    e, f = got["empty"]["rate"], got["filled"]["rate"]
+    """Two drains on each database, alternating (empty, filled, filled, empty), a worker started for
+    each on its database; each database's best round (one drain each swung 0.76-2.1x between runs)."""
+    got: dict[str, list[dict]] = {"empty": [], "filled": []}
+    for db in ("empty", "filled", "filled", "empty"):
+        with using(urls[db]):
+            if got[db]:
+                _replayable(event_ids[db])
+            worker = bench_env.start_worker({**env, "DATABASE_URL": urls[db]}, name=f"worker-{db}-{len(got[db])}")
+            try:
+                got[db].append(worker_throughput.drain(event_ids[db], db, 600))
+            finally:
+                worker.stop()
+    best = {db: max(rounds, key=lambda r: r["rate"] or 0) for db, rounds in got.items()}
+    e, f = best["empty"]["rate"], best["filled"]["rate"]
     n = len(event_ids["empty"])
-    return [Figure(NAME, "status events drained/s, 2 worker processes: empty ÷ filled (one drain each, in turn)",
+    each = {db: ", ".join(f"{r['rate']:,.0f}" for r in rounds) for db, rounds in got.items()}
+    return [Figure(NAME, "status events drained/s, 2 worker processes: empty ÷ filled (best of 2 drains each, alternating)",
                    _ratio(f, e), "×", TARGET, "<=",
-                   f"empty {e:,.0f}/s ({n:,} in {got['empty']['span']:.1f} s, cores {got['empty']['cores']}), "
-                   f"filled {f:,.0f}/s ({n:,} in {got['filled']['span']:.1f} s, cores {got['filled']['cores']})")]
+                   f"empty {e:,.0f}/s (rounds {each['empty']}; {n:,} in {best['empty']['span']:.1f} s, cores "
+                   f"{best['empty']['cores']}), filled {f:,.0f}/s (rounds {each['filled']}; {n:,} in "
+                   f"{best['filled']['span']:.1f} s, cores {best['filled']['cores']})")]
 
 
 def run(env: dict, quick: bool) -> list[Figure]:

@@ -122,6 +122,7 @@ def oldest_waiting_age(conn: psycopg.Connection) -> float | None:
 
 
 def claim_stale(conn: psycopg.Connection, stale_after: float, limit: int = 1000) -> list[int]:
+    conn.execute(Q["no_jit"])  # for the rest of the caller's transaction (inbox.sql)
     rows = conn.execute(Q["claim_stale_received"], {"stale_after": stale_after, "limit": limit}).fetchall()
     return [row["id"] for row in rows]
 

@@ -109,6 +109,12 @@ WHERE state = 'received' AND attempts = 0
 ORDER BY received_at
 LIMIT 1;
 
+-- name: no_jit
+-- For the rest of the transaction: no JIT. Over a month of day partitions the sweeper's claim below is
+-- estimated above jit_above_cost (a nested loop into every partition per id), and compiling it took
+-- 176 ms of a 222 ms run where the claim itself takes ~45 ms (bench/NOTES.md, 2026-12-05).
+SELECT set_config('jit', 'off', true);
+
 -- name: claim_stale_received
 -- Events whose enqueue was lost (broker down, worker gone): enqueue them again. The wait before the
 -- next re-enqueue doubles (at least stale_after, else as long as the event had waited when last

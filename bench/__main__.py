@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -20,6 +21,8 @@ BENCHMARKS = {
     "coalescing": "coalescing",
     "e2e": "end_to_end",
     "polling": "polling_sweep",
+    # empty database ÷ a year of history (kept between runs: bench/history_fill.py); its first run fills it
+    "history": "history",
     "queues": "queues",  # stops the shared worker: the Procfile's per-kind workers instead
     "footprint": "footprint",  # last: its cold worker after the shared one is stopped
 }
@@ -30,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller runs: all of them in under two minutes")
     parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="name",
                         help=f"which ones (default: all): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--rebuild-history", action="store_true",
+                        help="history: fill its kept database again even if its recorded shape matches")
     args = parser.parse_args(argv)
+    if args.rebuild_history:
+        os.environ["BENCH_HISTORY_REBUILD"] = "1"
     names = args.names or list(BENCHMARKS)
     figures: list[Figure] = []
     failed = []

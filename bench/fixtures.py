@@ -13,12 +13,13 @@ from mediabuy_sync.store.db import transaction
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def make_agents(count: int, endpoint: str = "http://127.0.0.1:9/mcp", prefix: str = "bagent") -> dict[str, str]:
-    """`count` HMAC agents; returns {agent id: secret}."""
+def make_agents(count: int, endpoint: str = "http://127.0.0.1:9/mcp", prefix: str = "bagent",
+                given: dict[str, str] | None = None) -> dict[str, str]:
+    """`count` HMAC agents (or the `given` ones, with their secrets: the same agents in another
+    database); returns {agent id: secret}."""
     out = {}
     with transaction() as conn:
-        for i in range(count):
-            agent_id, secret = f"{prefix}_{i}", secrets.token_hex(32)
+        for agent_id, secret in (given or {f"{prefix}_{i}": secrets.token_hex(32) for i in range(count)}).items():
             agents.add_agent(conn, agent_id, agent_id, endpoint.format(agent=agent_id), "hmac-sha256")
             agents.add_secret(conn, agent_id, "hmac-sha256", secret)
             out[agent_id] = secret

@@ -25,11 +25,17 @@ NAME = "workers"
 BASELINE = {"MEDIABUY_RECOMPUTE_EVERY_CHANGE": "1"}
 
 
-def prepare(n_events: int, n_campaigns: int, buys_per_campaign: int) -> tuple[list[int], int]:
-    """Agents, campaigns, and `n_events` webhooks in the inbox toggling the buys ACTIVE ⇄ PAUSED, each
-    newer than the last; returns (event ids, number of buys)."""
-    agent_ids = list(fixtures.make_agents(20, prefix="wagent"))
+def prepare(n_events: int, n_campaigns: int, buys_per_campaign: int,
+            agent_ids: list[str] | None = None) -> tuple[list[int], int]:
+    """Agents (unless given), campaigns, and `n_events` webhooks in the inbox toggling the buys
+    ACTIVE ⇄ PAUSED, each newer than the last; returns (event ids, number of buys)."""
+    agent_ids = agent_ids or list(fixtures.make_agents(20, prefix="wagent"))
     fixtures.make_campaigns(n_campaigns, buys_per_campaign, agent_ids)
+    return status_events(n_events, n_campaigns, buys_per_campaign, agent_ids), n_campaigns * buys_per_campaign
+
+
+def status_events(n_events: int, n_campaigns: int, buys_per_campaign: int, agent_ids: list[str]) -> list[int]:
+    """`n_events` webhooks into the inbox toggling the campaigns' buys (made by prepare); their ids."""
     n_buys = n_campaigns * buys_per_campaign
     rows = []
     for j in range(n_events):
@@ -37,7 +43,7 @@ def prepare(n_events: int, n_campaigns: int, buys_per_campaign: int) -> tuple[li
         toggle = (j // n_buys) % 2 == 0  # first pass: ACTIVE → PAUSED, then back, …
         rows.append((fixtures.agent_of(c, k, buys_per_campaign, agent_ids),
                      fixtures.status_webhook(fixtures.buy_of(c, k)[1], "paused" if toggle else "active", 10 + j)))
-    return fixtures.insert_events(rows), n_buys
+    return fixtures.insert_events(rows)
 
 
 def drain(event_ids: list[int], name: str, timeout: float, one_by_one: bool = False, send=None,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 import psycopg
 
 from ..config import settings
+from ..domain.retention import first_id
 from .db import queries
 
 Q = queries("inbox")
@@ -24,10 +26,11 @@ def store_event(conn: psycopg.Connection, agent_id: str, idempotency_key: str, t
                 request_id: str | None = None) -> Stored:
     params = {"agent_id": agent_id, "idempotency_key": idempotency_key, "task_type": task_type, "raw_body": raw_body,
               "request_id": request_id, "dedup_days": settings().dedup_days}
-    row = conn.execute(Q["insert_event"], params).fetchone()
+    query = _insert_event(*_window(params["dedup_days"]))
+    row = conn.execute(query, params).fetchone()
     if row is None:
         # The conflicting row was committed while our statement ran: it is visible now.
-        row = conn.execute(Q["insert_event"], params).fetchone()
+        row = conn.execute(query, params).fetchone()
     return Stored(row["id"], row["inserted"], row["raw_body"])
 
 
@@ -44,7 +47,7 @@ def store_events(conn: psycopg.Connection, events: list[Event]) -> list[Stored |
         return [_store_alone(conn, events[0])]
     try:
         params = [*(value for event in events for value in event), settings().dedup_days]
-        rows = conn.execute(_insert_events(len(events)), params).fetchall()
+        rows = conn.execute(_insert_events(len(events), *_window(settings().dedup_days)), params).fetchall()
     except psycopg.OperationalError:
         raise
     except psycopg.Error:
@@ -54,10 +57,28 @@ def store_events(conn: psycopg.Connection, events: list[Event]) -> list[Stored |
             for position, event in enumerate(events, 1)]
 
 
-@cache
-def _insert_events(n: int) -> str:
-    """insert_events for n events: one statement text per batch size, so psycopg prepares each."""
-    return Q["insert_events"].replace("{rows}", ", ".join(f"(%s, %s, %s, %s, %s, {i})" for i in range(1, n + 1)))
+def _window(dedup_days: int) -> tuple[int, int]:
+    """Literal id bounds around the dedup window and today (inbox.sql, insert_event): a day wider each
+    way than the database's own, so that a clock of ours a little off never narrows it."""
+    today = datetime.now(timezone.utc).date()
+    return first_id(today - timedelta(days=dedup_days + 1)), first_id(today + timedelta(days=2))
+
+
+def _with_window(query: str, window_first: int, window_end: int) -> str:
+    return query.replace("{window_first}", str(window_first)).replace("{window_end}", str(window_end))
+
+
+@lru_cache(maxsize=8)
+def _insert_event(window_first: int, window_end: int) -> str:
+    """insert_event with the day's literal bounds: one statement text a day, prepared by psycopg."""
+    return _with_window(Q["insert_event"], window_first, window_end)
+
+
+@lru_cache(maxsize=256)
+def _insert_events(n: int, window_first: int, window_end: int) -> str:
+    """insert_events for n events: one statement text per batch size (and day), so psycopg prepares each."""
+    rows = ", ".join(f"(%s, %s, %s, %s, %s, {i})" for i in range(1, n + 1))
+    return _with_window(Q["insert_events"], window_first, window_end).replace("{rows}", rows)
 
 
 def _store_alone(conn: psycopg.Connection, event: Event) -> Stored | Exception:
@@ -102,6 +123,7 @@ def oldest_waiting_age(conn: psycopg.Connection) -> float | None:
 
 
 def claim_stale(conn: psycopg.Connection, stale_after: float, limit: int = 1000) -> list[int]:
+    conn.execute(Q["no_jit"])  # for the rest of the caller's transaction (inbox.sql)
     rows = conn.execute(Q["claim_stale_received"], {"stale_after": stale_after, "limit": limit}).fetchall()
     return [row["id"] for row in rows]
 

@@ -8,13 +8,15 @@ SELECT set_config('statement_timeout', %(milliseconds)s, true), set_config('jit'
 
 -- name: inbox_gauges
 -- Lag: how long the oldest received, not yet processed event has waited (0 when none waits).
+-- Each state read by its own partial index (webhook_events_received, _dead_page, _unmatched): one
+-- filter on the three states seq-scanned every day's partition, 2.4 s with 2 million processed events
+-- in the inbox (bench/NOTES.md, 2026-12-05).
 SELECT
-    coalesce(extract(epoch FROM now() - min(received_at) FILTER (WHERE state = 'received')), 0)::float8 AS lag_seconds,
-    count(*) FILTER (WHERE state = 'received') AS received,
-    count(*) FILTER (WHERE state = 'dead') AS dead,
-    count(*) FILTER (WHERE state = 'unmatched') AS unmatched
-FROM webhook_events
-WHERE state IN ('received', 'dead', 'unmatched');
+    coalesce(extract(epoch FROM now() - (SELECT min(received_at) FROM webhook_events WHERE state = 'received')),
+             0)::float8 AS lag_seconds,
+    (SELECT count(*) FROM webhook_events WHERE state = 'received') AS received,
+    (SELECT count(*) FROM webhook_events WHERE state = 'dead') AS dead,
+    (SELECT count(*) FROM webhook_events WHERE state = 'unmatched') AS unmatched;
 
 -- name: campaigns_by_surfaced_status
 SELECT coalesce(surfaced_status, 'NONE') AS surfaced_status, count(*) AS campaigns
@@ -28,8 +30,8 @@ SELECT a.id AS agent_id,
        a.poll_failures,
        greatest(0, coalesce(extract(epoch FROM a.poll_backoff_until - now()), 0))::float8 AS poll_backoff_seconds
 FROM sales_agents a
-LEFT JOIN LATERAL (  -- one index probe per agent (webhook_events_agent_received)
-    SELECT e.received_at FROM webhook_events e WHERE e.agent_id = a.id ORDER BY e.received_at DESC LIMIT 1
+LEFT JOIN LATERAL (  -- the agent's newest event, by webhook_events_agent_id (see agents_page)
+    SELECT e.received_at FROM webhook_events e WHERE e.agent_id = a.id ORDER BY e.id DESC LIMIT 1
 ) last ON true
 ORDER BY a.id;
 
@@ -69,36 +71,49 @@ WHERE b.campaign_id = %(id)s
 ORDER BY p.media_buy_id, p.id;
 
 -- name: campaign_timeline
--- The status changes of the campaign's buys (and of the campaign), newest first.
+-- The status changes of the campaign's buys (and of the campaign), newest first: the newest `limit` of
+-- each entity by status_changes_entity (entity_id, id), partitions newest first until it has them, then
+-- the newest of those. One filter on all the entities walked the primary key backwards through every
+-- month of the ledger (1.2 s with a million rows, bench/NOTES.md, 2026-12-05).
 SELECT s.at, s.entity_type, s.entity_id, s.from_status, s.to_status, s.adcp_status, s.source, s.outcome,
        s.event_id, s.as_of
-FROM status_changes s
-WHERE s.entity_id = %(id)s
-   OR s.entity_id IN (SELECT id FROM media_buys WHERE campaign_id = %(id)s)
+FROM unnest(ARRAY(SELECT id FROM media_buys WHERE campaign_id = %(id)s) || %(id)s::text) AS entity(id)
+CROSS JOIN LATERAL (
+    SELECT * FROM status_changes c WHERE c.entity_id = entity.id ORDER BY c.id DESC LIMIT %(limit)s
+) s
 ORDER BY s.id DESC
 LIMIT %(limit)s;
 
 -- name: agents_page
+-- Per agent, over the inbox's partitions (one a day): its newest event by webhook_events_agent_id
+-- (agent_id, id), ids being time-ordered, so the newest partition that has one answers (by received_at,
+-- every partition's newest was merged: 0.3 s for 500 agents over 30 days); the last hour's count with
+-- an id floor (the day an hour ago, << 36: time_ordered_id) that leaves the older days' partitions out.
 SELECT a.id, a.name, a.endpoint_uri, a.inbound_scheme,
        last.received_at AS last_webhook_at,
-       (SELECT count(*) FROM webhook_events e WHERE e.agent_id = a.id AND e.received_at > now() - interval '1 hour')
+       (SELECT count(*) FROM webhook_events e
+        WHERE e.agent_id = a.id AND e.received_at > now() - interval '1 hour'
+          AND e.id >= ((((now() - interval '1 hour') AT TIME ZONE 'UTC')::date - date '1970-01-01')::bigint << 36))
            AS webhooks_last_hour,
        coalesce(dead.events, 0) AS dead_events,
        a.poll_failures, a.last_poll_at, a.last_poll_error, a.poll_backoff_until,
        (SELECT min(poll_due_at) FROM media_buys b WHERE b.sales_agent_id = a.id) AS next_poll_at
 FROM sales_agents a
 LEFT JOIN LATERAL (
-    SELECT e.received_at FROM webhook_events e WHERE e.agent_id = a.id ORDER BY e.received_at DESC LIMIT 1
+    SELECT e.received_at FROM webhook_events e WHERE e.agent_id = a.id ORDER BY e.id DESC LIMIT 1
 ) last ON true
 LEFT JOIN (SELECT agent_id, count(*) AS events FROM webhook_events WHERE state = 'dead' GROUP BY agent_id) dead
        ON dead.agent_id = a.id
 ORDER BY a.id;
 
 -- name: events_per_minute
--- Webhooks received per agent and minute over the last hour.
+-- Webhooks received per agent and minute over the last hour. The id floor (the day an hour ago, << 36:
+-- time_ordered_id) leaves out the partitions of older days, which the filter on received_at alone
+-- scanned every one of (bench/NOTES.md, 2026-12-05).
 SELECT agent_id, date_trunc('minute', received_at) AS minute, count(*) AS events
 FROM webhook_events
 WHERE received_at > now() - interval '1 hour'
+  AND id >= ((((now() - interval '1 hour') AT TIME ZONE 'UTC')::date - date '1970-01-01')::bigint << 36)
 GROUP BY agent_id, minute
 ORDER BY minute;
 
@@ -110,6 +125,8 @@ WITH waited AS MATERIALIZED (  -- scanned once, not once per minute
     SELECT received_at, coalesce(processed_at, CASE WHEN state = 'dead' THEN last_attempt_at END, 'infinity') AS done_at
     FROM webhook_events
     WHERE received_at > now() - interval '1 day'
+      -- the partitions of yesterday and today only, as events_per_minute
+      AND id >= ((((now() - interval '1 day') AT TIME ZONE 'UTC')::date - date '1970-01-01')::bigint << 36)
       AND (state = 'received'
            OR date_trunc('minute', received_at)
               <> date_trunc('minute', coalesce(processed_at, last_attempt_at, received_at)))

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from support.stack import signal_group, start_worker
+from support.stack import pause_between_transactions, signal_group, start_worker
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +78,7 @@ def _fault_stack(stack, rabbit_url: str | None = None):
             netloc=f"{amqp.username}:{amqp.password}@127.0.0.1:{broker.port}").geturl()
 
     paused = [stack["worker"], stack["beat"]]
-    for proc in paused:
-        signal_group(proc, signal.SIGSTOP)
+    pause_between_transactions(paused, stack["env"]["DATABASE_URL"])
     # "started": every process of the fault stack, the ones a test starts later too (stopped at the end)
     # "stack_redis_url": the Redis behind the proxy, for a test that changes what it holds
     state = {"env": env, "pg": pg, "redis": redis, "broker": broker, "started": [],

@@ -29,7 +29,7 @@ from mediabuy_sync.store import api_keys
 from mediabuy_sync.store.db import transaction
 from support.buyer import API
 from support.sim import start_simulator
-from support.stack import signal_group, wait_until
+from support.stack import pause_between_transactions, signal_group, wait_until
 from support.stream import report
 
 SIM_AGENTS = ("cr_a", "cr_b")
@@ -55,7 +55,7 @@ def setting(stack, extra_worker, tmp_path_factory):
         except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
             started["error"] = exc
 
-    signal_group(stack["worker"], signal.SIGSTOP)
+    pause_between_transactions([stack["worker"]], stack["env"]["DATABASE_URL"])
     try:
         thread = threading.Thread(target=first_worker)
         thread.start()

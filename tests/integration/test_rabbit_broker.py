@@ -17,7 +17,7 @@ import requests
 from mediabuy_sync.queue.names import INGEST_QUEUE, QUEUES, SWEEP_INBOX
 from support.rabbit import list_queues, vhost
 from support.sender_app import sender_app
-from support.stack import signal_group, start_beat, start_web, start_worker, wait_until
+from support.stack import pause_between_transactions, signal_group, start_beat, start_web, start_worker, wait_until
 from support.stream import build_stream, check_ledger, send, wait_settled
 
 
@@ -26,8 +26,7 @@ def rabbit_stack(stack):
     with vhost("it") as (url, name):
         env = {**stack["env"], "MEDIABUY_BROKER_URL": url}
         paused = [stack["worker"], stack["beat"]]
-        for proc in paused:
-            signal_group(proc, signal.SIGSTOP)
+        pause_between_transactions(paused, stack["env"]["DATABASE_URL"])
         started = []
         try:
             worker = start_worker(env, name="worker-rabbit")
@@ -89,7 +88,7 @@ def test_metrics_read_the_queue_depth_from_rabbitmq(rabbit_stack, monkeypatch):
         assert not any(name == "mediabuy_queue_unacked" for name, _ in samples), "RabbitMQ gives no unacked count"
         return samples.get(("mediabuy_queue_depth", INGEST_QUEUE))
 
-    signal_group(rabbit_stack["worker"], signal.SIGSTOP)  # nobody takes what is sent now
+    pause_between_transactions([rabbit_stack["worker"]], rabbit_stack["env"]["DATABASE_URL"])  # nobody takes what is sent now
     try:
         for _ in range(10):
             app.send_task(SWEEP_INBOX)

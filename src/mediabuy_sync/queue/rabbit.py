@@ -32,6 +32,14 @@ def is_amqp(url: str) -> bool:
     return url.startswith(("amqp://", "amqps://", "pyamqp://"))
 
 
+def countdown(seconds: float, broker_url: str) -> float:
+    """A task's countdown as the broker takes it. RabbitMQ's native delayed delivery (Celery with
+    quorum queues) counts whole seconds and refuses below one ("countdown must be a positive number":
+    a recompute 0.3 s away was not queued, tests/integration/test_rabbit_broker.py's log); Redis takes
+    fractions."""
+    return max(seconds, 1.0) if is_amqp(broker_url) and seconds > 0 else seconds
+
+
 def celery_conf(s: Settings, fail_fast: bool) -> dict:
     """The Celery settings for RabbitMQ; `fail_fast` as in app.make_celery (the web's publisher)."""
     if not is_amqp(s.broker_url):

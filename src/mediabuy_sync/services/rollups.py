@@ -9,7 +9,7 @@ from typing import Iterable
 
 from .. import logs
 from ..config import settings
-from ..queue import coalesce
+from ..queue import coalesce, rabbit
 from ..queue.names import RECOMPUTE, SWEEP_ROLLUPS
 from ..store import campaigns
 from ..store.db import transaction
@@ -36,7 +36,7 @@ def recompute_changed(changed: dict[str, dict] | Iterable[str], publisher) -> No
         now, later = coalesce.plan_recomputes(sorted(contexts), s.recompute_min_interval_seconds)
         for campaign_id, wait in later.items():
             token = logs.bind(**contexts[campaign_id])
-            publisher.send_task(RECOMPUTE, args=[campaign_id], countdown=wait)
+            publisher.send_task(RECOMPUTE, args=[campaign_id], countdown=rabbit.countdown(wait, s.broker_url))
             logs.reset(token)
     except Exception as exc:  # noqa: BLE001
         log.warning("recompute of %s not queued (%s); the rollup sweeper will do it", sorted(contexts), exc)
